@@ -1,0 +1,12 @@
+//! The broker: queue topology and publishing with confirms.
+
+mod publisher;
+mod topology;
+
+pub use publisher::{AmqpPublisher, PublishError, Publisher, RequestId};
+pub use topology::Topology;
+
+/// AMQP header carrying the HTTP request id into the job, for tracing.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// AMQP header counting how many times a job has been tried.
+pub const ATTEMPT_HEADER: &str = "x-latchkey-attempt";

@@ -1,0 +1,373 @@
+//! Configuration: built-in defaults, then a TOML file, then `LATCHKEY__SECTION__KEY`
+//! environment variables. Every secret can come from a file (`<key>_file`),
+//! for systemd credentials and Kubernetes secrets.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file or environment could not be read or has a value of the wrong type.
+    #[error("configuration: {0}")]
+    Source(#[from] config::ConfigError),
+    /// A secret is neither given inline nor as a file.
+    #[error("the secret `{key}` is missing: set `{key}_file` to a file holding it ({how})")]
+    MissingSecret {
+        /// The dotted key of the secret.
+        key: &'static str,
+        /// How to make one.
+        how: &'static str,
+    },
+    /// A secret file could not be read.
+    #[error("could not read the secret file {path} for `{key}`: {source}")]
+    SecretFile {
+        /// The dotted key of the secret.
+        key: &'static str,
+        /// The file named in the configuration.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+}
+
+/// The whole configuration of a gateway or worker.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The directory.
+    pub ldap: LdapSettings,
+    /// The message broker.
+    pub broker: BrokerSettings,
+    /// Keys shared by gateway and workers.
+    pub secrets: SecretSettings,
+    /// The HTTP gateway.
+    pub gateway: GatewaySettings,
+    /// Rules for new passwords.
+    pub password_policy: PasswordPolicySettings,
+    /// Cost of password hashing.
+    pub argon2: Argon2Settings,
+    /// The job workers.
+    pub worker: WorkerSettings,
+    /// Job records.
+    pub jobs: JobSettings,
+}
+
+/// Where the directory is and how Latchkey binds to it.
+#[derive(Debug, Clone)]
+pub struct LdapSettings {
+    /// `ldap://` or `ldaps://` URL of the directory.
+    pub url: String,
+    /// The suffix under which `ou=people`, `ou=jobs` and `ou=sessions` live.
+    pub base_dn: String,
+    /// The service account Latchkey binds as.
+    pub service_dn: String,
+    /// The service account's password.
+    pub service_password: SecretString,
+    /// Connections kept open per process.
+    pub pool_size: usize,
+    /// Time allowed for connecting and for each operation.
+    pub timeout_ms: u64,
+}
+
+/// Where the broker is and how the queues are named.
+#[derive(Debug, Clone, Deserialize)]
+pub struct BrokerSettings {
+    /// AMQP URL of RabbitMQ.
+    pub url: String,
+    /// Prefix of every exchange and queue name (tests use a unique one).
+    pub prefix: String,
+    /// Delay before each retry of a job that failed for a transient reason;
+    /// after the last one the job is parked in `<prefix>.failed`.
+    pub retry_delays_ms: Vec<u64>,
+    /// Optional idle expiry of the queues (`x-expires`), for throwaway test queues.
+    pub queue_expires_ms: Option<u64>,
+    /// How long a broker may take to confirm a publish.
+    pub confirm_timeout_ms: u64,
+}
+
+/// Keys shared by the gateway and the workers.
+#[derive(Debug, Clone)]
+pub struct SecretSettings {
+    /// `<id>:<base64>` key that seals secrets inside job messages.
+    pub sealing_key: SecretString,
+    /// Older sealing keys, still accepted for opening.
+    pub previous_sealing_keys: Vec<SecretString>,
+    /// `<id>:<base64>` key that seals secrets stored in the directory.
+    pub directory_key: SecretString,
+    /// Base64 key (at least 64 bytes) that signs session cookies.
+    pub session_key: SecretString,
+}
+
+/// The HTTP gateway.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GatewaySettings {
+    /// Address to listen on.
+    pub listen: String,
+    /// URL users open; its scheme decides whether cookies are `Secure`, and
+    /// its origin is the only one accepted for state-changing requests.
+    pub public_url: String,
+    /// Lifetime of a session.
+    pub session_ttl_minutes: u64,
+    /// Password verifications running at once (each takes a core for ~25 ms).
+    pub max_concurrent_hashes: usize,
+    /// Limits on failed sign-ins.
+    pub rate_limit: RateLimitSettings,
+}
+
+/// Limits on failed attempts to present a secret.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RateLimitSettings {
+    /// Failures allowed per account within the window.
+    pub account_failures: u32,
+    /// Failures allowed per client address within the window.
+    pub address_failures: u32,
+    /// Length of the window.
+    pub window_seconds: u64,
+}
+
+/// Rules for new passwords.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordPolicySettings {
+    /// Fewest characters (Unicode scalar values).
+    pub min_length: usize,
+    /// Most characters.
+    pub max_length: usize,
+    /// Least zxcvbn score (0 to 4).
+    pub min_score: u8,
+    /// Extra file of refused passwords, one a line, added to the shipped list.
+    pub common_passwords_file: Option<PathBuf>,
+}
+
+/// Argon2id cost parameters (OWASP's recommendation by default).
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct Argon2Settings {
+    /// Memory in KiB.
+    pub memory_kib: u32,
+    /// Passes over memory.
+    pub iterations: u32,
+    /// Lanes.
+    pub parallelism: u32,
+}
+
+/// The job workers.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WorkerSettings {
+    /// Which queues this worker consumes: `credentials`, `mailbox`, or both.
+    pub queues: Vec<String>,
+    /// Unacknowledged jobs a worker holds at once.
+    pub prefetch: u16,
+    /// Address of the health and metrics endpoint.
+    pub listen: String,
+}
+
+/// Job records.
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobSettings {
+    /// How long a job record stays in the directory (the `dds` TTL).
+    pub ttl_seconds: u32,
+}
+
+/// The file-or-inline form of the sections that hold secrets.
+#[derive(Deserialize)]
+struct RawLdap {
+    url: String,
+    base_dn: String,
+    service_dn: String,
+    service_password: Option<SecretString>,
+    service_password_file: Option<PathBuf>,
+    pool_size: usize,
+    timeout_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct RawSecrets {
+    sealing_key: Option<SecretString>,
+    sealing_key_file: Option<PathBuf>,
+    #[serde(default)]
+    previous_sealing_keys: Vec<SecretString>,
+    directory_key: Option<SecretString>,
+    directory_key_file: Option<PathBuf>,
+    session_key: Option<SecretString>,
+    session_key_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+struct RawSettings {
+    ldap: RawLdap,
+    broker: BrokerSettings,
+    secrets: RawSecrets,
+    gateway: GatewaySettings,
+    password_policy: PasswordPolicySettings,
+    argon2: Argon2Settings,
+    worker: WorkerSettings,
+    jobs: JobSettings,
+}
+
+const DEFAULTS: &str = include_str!("config/defaults.toml");
+const KEY_HOW: &str = "make one with: printf 'k1:%s\\n' \"$(openssl rand -base64 32)\"";
+
+impl Settings {
+    /// Loads the defaults, then `file` if given, then the environment
+    /// (`env`, or the process environment when `None`).
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+        if let Some(file) = file {
+            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+        }
+        let environment = config::Environment::with_prefix("LATCHKEY")
+            .prefix_separator("__")
+            .separator("__")
+            .list_separator(",")
+            .with_list_parse_key("broker.retry_delays_ms")
+            .with_list_parse_key("worker.queues")
+            .with_list_parse_key("secrets.previous_sealing_keys")
+            .try_parsing(true)
+            .source(env);
+        let merged = builder.add_source(environment).build()?;
+        let raw: RawSettings = serde_ignored::deserialize(merged, |path| {
+            tracing::warn!(key = %path, "unknown configuration key ignored");
+        })?;
+        raw.resolve()
+    }
+}
+
+impl RawSettings {
+    fn resolve(self) -> Result<Settings, ConfigError> {
+        let ldap = self.ldap;
+        let secrets = self.secrets;
+        Ok(Settings {
+            ldap: LdapSettings {
+                service_password: secret(
+                    "ldap.service_password",
+                    ldap.service_password,
+                    ldap.service_password_file,
+                    "the service account's password, as set in the directory",
+                )?,
+                url: ldap.url,
+                base_dn: ldap.base_dn,
+                service_dn: ldap.service_dn,
+                pool_size: ldap.pool_size,
+                timeout_ms: ldap.timeout_ms,
+            },
+            broker: self.broker,
+            secrets: SecretSettings {
+                sealing_key: secret(
+                    "secrets.sealing_key",
+                    secrets.sealing_key,
+                    secrets.sealing_key_file,
+                    KEY_HOW,
+                )?,
+                previous_sealing_keys: secrets.previous_sealing_keys,
+                directory_key: secret(
+                    "secrets.directory_key",
+                    secrets.directory_key,
+                    secrets.directory_key_file,
+                    KEY_HOW,
+                )?,
+                session_key: secret(
+                    "secrets.session_key",
+                    secrets.session_key,
+                    secrets.session_key_file,
+                    "make one with: openssl rand -base64 64",
+                )?,
+            },
+            gateway: self.gateway,
+            password_policy: self.password_policy,
+            argon2: self.argon2,
+            worker: self.worker,
+            jobs: self.jobs,
+        })
+    }
+}
+
+/// A secret given inline wins over one given as a file.
+fn secret(
+    key: &'static str,
+    inline: Option<SecretString>,
+    file: Option<PathBuf>,
+    how: &'static str,
+) -> Result<SecretString, ConfigError> {
+    if let Some(value) = inline {
+        return Ok(value);
+    }
+    let path = file.ok_or(ConfigError::MissingSecret { key, how })?;
+    let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
+        key,
+        path: path.clone(),
+        source,
+    })?;
+    Ok(SecretString::from(
+        text.trim_end_matches(['\r', '\n']).to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    fn complete_env() -> Vec<(&'static str, &'static str)> {
+        vec![
+            ("LATCHKEY__LDAP__SERVICE_PASSWORD", "pw"),
+            ("LATCHKEY__SECRETS__SEALING_KEY", "k1:AAAA"),
+            ("LATCHKEY__SECRETS__DIRECTORY_KEY", "d1:AAAA"),
+            ("LATCHKEY__SECRETS__SESSION_KEY", "c2Vzc2lvbg=="),
+        ]
+    }
+
+    #[test]
+    fn environment_overrides_defaults_and_lists_parse() {
+        let mut pairs = complete_env();
+        pairs.push(("LATCHKEY__BROKER__RETRY_DELAYS_MS", "10,20,30"));
+        pairs.push(("LATCHKEY__GATEWAY__RATE_LIMIT__ACCOUNT_FAILURES", "9"));
+        let settings = Settings::load(None, Some(env(&pairs))).unwrap();
+        assert_eq!(settings.broker.retry_delays_ms, vec![10, 20, 30]);
+        assert_eq!(settings.gateway.rate_limit.account_failures, 9);
+        assert_eq!(settings.argon2.memory_kib, 19456);
+        assert_eq!(settings.ldap.service_password.expose_secret(), "pw");
+    }
+
+    #[test]
+    fn a_missing_secret_says_how_to_make_one() {
+        let pairs: Vec<_> = complete_env()
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("SEALING_KEY"))
+            .collect();
+        let error = Settings::load(None, Some(env(&pairs)))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("secrets.sealing_key_file"), "{error}");
+        assert!(error.contains("openssl rand"), "{error}");
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_without_the_trailing_newline() {
+        let dir = std::env::temp_dir().join(format!("latchkey-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("pw");
+        std::fs::write(&file, "from-file\n").unwrap();
+        let path = file.to_string_lossy().into_owned();
+        let mut pairs: Vec<_> = complete_env()
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("SERVICE_PASSWORD"))
+            .collect();
+        pairs.push(("LATCHKEY__LDAP__SERVICE_PASSWORD_FILE", &path));
+        let settings = Settings::load(None, Some(env(&pairs))).unwrap();
+        assert_eq!(settings.ldap.service_password.expose_secret(), "from-file");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,140 @@
+use super::entry::{first, generalized_time, number, timestamp};
+use super::pool::check;
+use super::ttl::refresh;
+use super::{DirectoryError, JobStore, JobUpdate, LdapDirectory, Result};
+use crate::domain::{Dn, JobId};
+use crate::job::{JobKind, JobRecord, JobState};
+use ldap3::{Mod, Scope, SearchEntry};
+use std::collections::HashSet;
+use time::OffsetDateTime;
+
+impl LdapDirectory {
+    fn job_dn(&self, id: JobId) -> Dn {
+        self.jobs.child("latchkeyJobId", &id.to_string())
+    }
+}
+
+fn record_from(entry: &SearchEntry) -> Option<JobRecord> {
+    Some(JobRecord {
+        id: JobId::parse(first(entry, "latchkeyJobId")?).ok()?,
+        kind: JobKind::parse(first(entry, "latchkeyJobKind")?)?,
+        owner: Dn::from_directory(first(entry, "latchkeyJobOwner")?),
+        state: JobState::parse(first(entry, "latchkeyJobState")?)?,
+        done: number(entry, "latchkeyJobDone").unwrap_or(0),
+        total: number(entry, "latchkeyJobTotal").unwrap_or(0),
+        attempts: number(entry, "latchkeyJobAttempts").unwrap_or(0),
+        error: first(entry, "latchkeyJobError").map(str::to_owned),
+        created: timestamp(entry, "latchkeyJobCreated")?,
+        updated: timestamp(entry, "latchkeyJobUpdated")?,
+    })
+}
+
+impl JobStore for LdapDirectory {
+    async fn create_job(&self, record: &JobRecord) -> Result<()> {
+        let dn = self.job_dn(record.id);
+        let id = record.id.to_string();
+        let created = generalized_time(record.created);
+        let done = record.done.to_string();
+        let total = record.total.to_string();
+        let attempts = record.attempts.to_string();
+        let attributes = vec![
+            (
+                "objectClass",
+                HashSet::from(["latchkeyJob", "dynamicObject"]),
+            ),
+            ("latchkeyJobId", HashSet::from([id.as_str()])),
+            ("latchkeyJobKind", HashSet::from([record.kind.as_str()])),
+            ("latchkeyJobOwner", HashSet::from([record.owner.as_str()])),
+            ("latchkeyJobState", HashSet::from([record.state.as_str()])),
+            ("latchkeyJobDone", HashSet::from([done.as_str()])),
+            ("latchkeyJobTotal", HashSet::from([total.as_str()])),
+            ("latchkeyJobAttempts", HashSet::from([attempts.as_str()])),
+            ("latchkeyJobCreated", HashSet::from([created.as_str()])),
+            ("latchkeyJobUpdated", HashSet::from([created.as_str()])),
+        ];
+        let mut ldap = self.conn().await?;
+        let added = ldap.add(dn.as_str(), attributes).await;
+        check(added.and_then(|result| result.success()))?;
+        let refreshed = ldap
+            .extended(refresh(dn.as_str(), self.job_ttl_seconds))
+            .await;
+        check(refreshed.and_then(|result| result.success()))?;
+        Ok(())
+    }
+
+    async fn job(&self, id: JobId) -> Result<Option<JobRecord>> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap
+            .search(
+                self.job_dn(id).as_str(),
+                Scope::Base,
+                "(objectClass=latchkeyJob)",
+                vec!["*"],
+            )
+            .await;
+        match check(outcome.and_then(|result| result.success())) {
+            Ok((entries, _)) => Ok(entries
+                .into_iter()
+                .next()
+                .and_then(|entry| record_from(&SearchEntry::construct(entry)))),
+            Err(DirectoryError::NoSuchEntry) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn update_job(&self, id: JobId, update: JobUpdate, at: OffsetDateTime) -> Result<()> {
+        let updated = generalized_time(at);
+        let attempts = update.attempts.map(|attempts| attempts.to_string());
+        let progress = update
+            .progress
+            .map(|(done, total)| (done.to_string(), total.to_string()));
+        let mut mods = vec![Mod::Replace(
+            "latchkeyJobUpdated",
+            HashSet::from([updated.as_str()]),
+        )];
+        if let Some(state) = update.state {
+            mods.push(Mod::Replace(
+                "latchkeyJobState",
+                HashSet::from([state.as_str()]),
+            ));
+        }
+        if let Some(attempts) = &attempts {
+            mods.push(Mod::Replace(
+                "latchkeyJobAttempts",
+                HashSet::from([attempts.as_str()]),
+            ));
+        }
+        if let Some((done, total)) = &progress {
+            mods.push(Mod::Replace(
+                "latchkeyJobDone",
+                HashSet::from([done.as_str()]),
+            ));
+            mods.push(Mod::Replace(
+                "latchkeyJobTotal",
+                HashSet::from([total.as_str()]),
+            ));
+        }
+        match &update.error {
+            Some(Some(error)) => {
+                mods.push(Mod::Replace(
+                    "latchkeyJobError",
+                    HashSet::from([error.as_str()]),
+                ));
+            }
+            Some(None) => mods.push(Mod::Replace("latchkeyJobError", HashSet::new())),
+            None => {}
+        }
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.modify(self.job_dn(id).as_str(), mods).await;
+        check(outcome.and_then(|result| result.success())).map(drop)
+    }
+
+    async fn delete_job(&self, id: JobId) -> Result<()> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.delete(self.job_dn(id).as_str()).await;
+        match check(outcome.and_then(|result| result.success())) {
+            Ok(_) | Err(DirectoryError::NoSuchEntry) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+}

@@ -1,0 +1,184 @@
+//! The directory: accounts, job records and sessions, behind small traits so
+//! that handlers are generic over them, with the LDAP implementation beside.
+
+mod accounts;
+mod entry;
+mod jobs;
+mod pool;
+mod sessions;
+mod ttl;
+
+use crate::domain::{Dn, JobId, Uid};
+use crate::job::{JobRecord, JobState};
+use secrecy::SecretString;
+use std::future::Future;
+use thiserror::Error;
+use time::OffsetDateTime;
+
+pub use pool::LdapDirectory;
+
+/// Why a directory operation did not happen.
+#[derive(Debug, Error)]
+pub enum DirectoryError {
+    /// The directory could not be reached or did not answer in time; try later.
+    #[error("the directory is unavailable: {0}")]
+    Unavailable(String),
+    /// Another writer changed the entry first; re-read and try again.
+    #[error("the entry changed while it was being written")]
+    Conflict,
+    /// The entry does not exist (any more).
+    #[error("no such entry")]
+    NoSuchEntry,
+    /// The directory refused the operation.
+    #[error("the directory refused the operation: {0}")]
+    Refused(String),
+}
+
+impl DirectoryError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            DirectoryError::Unavailable(_) | DirectoryError::Conflict
+        )
+    }
+}
+
+/// Result of a directory operation.
+pub type Result<T, E = DirectoryError> = std::result::Result<T, E>;
+
+/// An account as the directory holds it: what Latchkey needs, nothing more.
+#[derive(Debug, Clone)]
+pub struct Account {
+    /// Where the entry lives.
+    pub dn: Dn,
+    /// The username.
+    pub uid: String,
+    /// Full name (`cn`).
+    pub name: String,
+    /// Mail address, if any.
+    pub mail: Option<String>,
+    /// Whether the entry has the `latchkeyAccount` class yet.
+    pub managed: bool,
+    /// `latchkeyPrimaryPassword`: the hash sign-in verifies, once managed.
+    pub primary_password: Option<String>,
+    /// Every `userPassword` value (hashes).
+    pub user_passwords: Vec<String>,
+    /// `latchkeyRevision`, compared and swapped by every credential change.
+    pub revision: Option<u64>,
+    /// The last password job applied, which orders changes.
+    pub password_job: Option<JobId>,
+    /// When the primary password last changed.
+    pub password_changed: Option<OffsetDateTime>,
+    /// Whether mail clients must use app passwords (2FA on).
+    pub mail_requires_app_password: bool,
+    /// Whether TOTP is turned on.
+    pub totp_enabled: bool,
+    /// How many app passwords exist.
+    pub app_passwords: usize,
+    /// The encryption-at-rest method, if turned on.
+    pub encryption_method: Option<String>,
+}
+
+/// A new primary password, already hashed, to commit in one modify.
+#[derive(Debug, Clone)]
+pub struct PasswordWrite<'a> {
+    /// The account as read just before, whose revision is compared.
+    pub account: &'a Account,
+    /// The `{ARGON2}` hash of the new password.
+    pub hash: &'a str,
+    /// The job applying it.
+    pub job_id: JobId,
+    /// When it is applied.
+    pub at: OffsetDateTime,
+}
+
+/// Reads and writes accounts.
+pub trait Accounts: Send + Sync + 'static {
+    /// The one account with this username, if exactly one exists.
+    fn find_account(&self, uid: &Uid) -> impl Future<Output = Result<Option<Account>>> + Send;
+
+    /// The account at `dn`, if it exists.
+    fn account_at(&self, dn: &Dn) -> impl Future<Output = Result<Option<Account>>> + Send;
+
+    /// Whether a simple bind as `dn` with `password` succeeds (for accounts
+    /// whose password is in a scheme only slapd verifies).
+    fn bind_succeeds(
+        &self,
+        dn: &Dn,
+        password: &SecretString,
+    ) -> impl Future<Output = Result<bool>> + Send;
+
+    /// Commits a new primary password, the account's revision swapped in the
+    /// same modify; [`DirectoryError::Conflict`] if another change came first.
+    fn write_password(&self, write: PasswordWrite<'_>) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A change to a job record.
+#[derive(Debug, Clone, Default)]
+pub struct JobUpdate {
+    /// New state.
+    pub state: Option<JobState>,
+    /// New attempt count.
+    pub attempts: Option<u32>,
+    /// Progress (done, total).
+    pub progress: Option<(u64, u64)>,
+    /// Error text for the user; `Some(None)` clears it.
+    pub error: Option<Option<String>>,
+}
+
+/// Reads and writes job records.
+pub trait JobStore: Send + Sync + 'static {
+    /// Creates the record of a job accepted now.
+    fn create_job(&self, record: &JobRecord) -> impl Future<Output = Result<()>> + Send;
+
+    /// The record of a job, if it exists (and has not expired).
+    fn job(&self, id: JobId) -> impl Future<Output = Result<Option<JobRecord>>> + Send;
+
+    /// Applies `update` to a job record.
+    fn update_job(
+        &self,
+        id: JobId,
+        update: JobUpdate,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Removes a job record (a job that could not be queued).
+    fn delete_job(&self, id: JobId) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// A signed-in session, as stored in the directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionEntry {
+    /// Public id: a hash of the cookie's secret, never the secret itself.
+    pub id: String,
+    /// The account signed in.
+    pub owner: Dn,
+    /// When the session began.
+    pub created: OffsetDateTime,
+    /// When the password was last verified in this session.
+    pub verified: OffsetDateTime,
+}
+
+/// Reads and writes sessions; any gateway replica sees the same ones.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session that expires after `ttl_seconds`.
+    fn create_session(
+        &self,
+        session: &SessionEntry,
+        ttl_seconds: u32,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The session with this public id, if it exists and has not expired.
+    fn session(&self, id: &str) -> impl Future<Output = Result<Option<SessionEntry>>> + Send;
+
+    /// Ends one session; ending a session that is gone is not an error.
+    fn delete_session(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Ends every session of `owner` except `keep`.
+    fn delete_sessions_of(
+        &self,
+        owner: &Dn,
+        keep: Option<&str>,
+    ) -> impl Future<Output = Result<usize>> + Send;
+}

@@ -1,0 +1,112 @@
+use super::entry::{first, generalized_time, timestamp};
+use super::pool::check;
+use super::ttl::refresh;
+use super::{DirectoryError, LdapDirectory, Result, SessionEntry, SessionStore};
+use crate::domain::Dn;
+use ldap3::{Scope, SearchEntry};
+use std::collections::HashSet;
+
+impl LdapDirectory {
+    fn session_dn(&self, id: &str) -> Dn {
+        self.sessions.child("latchkeySessionId", id)
+    }
+}
+
+fn session_from(entry: &SearchEntry) -> Option<SessionEntry> {
+    Some(SessionEntry {
+        id: first(entry, "latchkeySessionId")?.to_owned(),
+        owner: Dn::from_directory(first(entry, "latchkeySessionOwner")?),
+        created: timestamp(entry, "latchkeySessionCreated")?,
+        verified: timestamp(entry, "latchkeySessionVerified")?,
+    })
+}
+
+impl SessionStore for LdapDirectory {
+    async fn create_session(&self, session: &SessionEntry, ttl_seconds: u32) -> Result<()> {
+        let dn = self.session_dn(&session.id);
+        let created = generalized_time(session.created);
+        let verified = generalized_time(session.verified);
+        let attributes = vec![
+            (
+                "objectClass",
+                HashSet::from(["latchkeySession", "dynamicObject"]),
+            ),
+            ("latchkeySessionId", HashSet::from([session.id.as_str()])),
+            (
+                "latchkeySessionOwner",
+                HashSet::from([session.owner.as_str()]),
+            ),
+            ("latchkeySessionCreated", HashSet::from([created.as_str()])),
+            (
+                "latchkeySessionVerified",
+                HashSet::from([verified.as_str()]),
+            ),
+        ];
+        let mut ldap = self.conn().await?;
+        let added = ldap.add(dn.as_str(), attributes).await;
+        check(added.and_then(|result| result.success()))?;
+        let refreshed = ldap.extended(refresh(dn.as_str(), ttl_seconds)).await;
+        check(refreshed.and_then(|result| result.success()))?;
+        Ok(())
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionEntry>> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap
+            .search(
+                self.session_dn(id).as_str(),
+                Scope::Base,
+                "(objectClass=latchkeySession)",
+                vec!["*"],
+            )
+            .await;
+        match check(outcome.and_then(|result| result.success())) {
+            Ok((entries, _)) => Ok(entries
+                .into_iter()
+                .next()
+                .and_then(|entry| session_from(&SearchEntry::construct(entry)))),
+            Err(DirectoryError::NoSuchEntry) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<()> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.delete(self.session_dn(id).as_str()).await;
+        match check(outcome.and_then(|result| result.success())) {
+            Ok(_) | Err(DirectoryError::NoSuchEntry) => Ok(()),
+            Err(other) => Err(other),
+        }
+    }
+
+    async fn delete_sessions_of(&self, owner: &Dn, keep: Option<&str>) -> Result<usize> {
+        let filter = format!(
+            "(&(objectClass=latchkeySession)(latchkeySessionOwner={}))",
+            ldap3::ldap_escape(owner.as_str())
+        );
+        let mut ldap = self.conn().await?;
+        let outcome = ldap
+            .search(
+                self.sessions.as_str(),
+                Scope::OneLevel,
+                &filter,
+                vec!["latchkeySessionId"],
+            )
+            .await;
+        let (entries, _) = check(outcome.and_then(|result| result.success()))?;
+        let mut ended = 0;
+        for entry in entries {
+            let entry = SearchEntry::construct(entry);
+            if first(&entry, "latchkeySessionId").is_some_and(|id| Some(id) == keep) {
+                continue;
+            }
+            let outcome = ldap.delete(&entry.dn).await;
+            match check(outcome.and_then(|result| result.success())) {
+                Ok(_) => ended += 1,
+                Err(DirectoryError::NoSuchEntry) => {}
+                Err(other) => return Err(other),
+            }
+        }
+        Ok(ended)
+    }
+}

@@ -1,0 +1,233 @@
+//! The job protocol between gateway and workers, defined once.
+
+use crate::domain::{Dn, JobId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use time::OffsetDateTime;
+
+/// The queues jobs travel on; each is consumed by workers that opt in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Queue {
+    /// Password, 2FA and app-password changes: short, CPU-bound jobs.
+    Credentials,
+    /// Mailbox encryption passes: long, I/O-bound jobs.
+    Mailbox,
+}
+
+impl Queue {
+    /// Every queue.
+    pub const ALL: [Queue; 2] = [Queue::Credentials, Queue::Mailbox];
+
+    /// The queue's short name (routing key and config value).
+    pub fn name(self) -> &'static str {
+        match self {
+            Queue::Credentials => "credentials",
+            Queue::Mailbox => "mailbox",
+        }
+    }
+
+    /// Parses a queue's short name from the configuration.
+    pub fn parse(name: &str) -> Option<Queue> {
+        Self::ALL.into_iter().find(|queue| queue.name() == name)
+    }
+}
+
+/// A message on a job queue. Versioned by its tag: a worker refuses a tag it
+/// does not know instead of guessing, and an old tag keeps working while
+/// gateways roll forward.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum JobMessage {
+    /// Set the account's primary password.
+    #[serde(rename = "change_password/v1")]
+    ChangePassword(ChangePassword),
+}
+
+impl JobMessage {
+    /// The job's id.
+    pub fn job_id(&self) -> JobId {
+        match self {
+            JobMessage::ChangePassword(job) => job.job_id,
+        }
+    }
+
+    /// The kind recorded in the job record.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            JobMessage::ChangePassword(_) => JobKind::ChangePassword,
+        }
+    }
+
+    /// The queue this message travels on.
+    pub fn queue(&self) -> Queue {
+        self.kind().queue()
+    }
+}
+
+/// A request to set an account's primary password.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChangePassword {
+    /// The job's id; also orders changes to one account (UUIDv7).
+    pub job_id: JobId,
+    /// The account whose password changes.
+    pub account: Dn,
+    /// The new password, sealed with the shared key for the context
+    /// [`ChangePassword::seal_context`].
+    pub sealed_password: String,
+    /// The session that asked, which survives the change (by its public id).
+    pub keep_session: Option<String>,
+}
+
+impl ChangePassword {
+    /// The sealing context of the new password: it opens only for this job.
+    pub fn seal_context(job_id: JobId) -> String {
+        format!("change_password/{job_id}")
+    }
+}
+
+/// What a job does, as recorded in its job record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobKind {
+    /// See [`ChangePassword`].
+    ChangePassword,
+}
+
+impl JobKind {
+    /// The kind as stored in the directory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::ChangePassword => "change_password",
+        }
+    }
+
+    /// Parses a kind stored in the directory.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "change_password" => Some(JobKind::ChangePassword),
+            _ => None,
+        }
+    }
+
+    /// The queue jobs of this kind travel on.
+    pub fn queue(self) -> Queue {
+        match self {
+            JobKind::ChangePassword => Queue::Credentials,
+        }
+    }
+}
+
+/// Where a job stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobState {
+    /// Accepted and waiting for a worker.
+    Queued,
+    /// A worker is applying it.
+    Running,
+    /// Applied.
+    Succeeded,
+    /// Given up; the record's error says why.
+    Failed,
+}
+
+impl JobState {
+    /// The state as stored in the directory.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Queued => "queued",
+            JobState::Running => "running",
+            JobState::Succeeded => "succeeded",
+            JobState::Failed => "failed",
+        }
+    }
+
+    /// Parses a state stored in the directory.
+    pub fn parse(raw: &str) -> Option<Self> {
+        [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == raw)
+    }
+}
+
+impl fmt::Display for JobState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A job as its record in the directory shows it. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobRecord {
+    /// The job's id.
+    pub id: JobId,
+    /// What it does.
+    pub kind: JobKind,
+    /// The account that asked for it.
+    #[serde(skip)]
+    pub owner: Dn,
+    /// Where it stands.
+    pub state: JobState,
+    /// Units done so far (messages, for mailbox jobs).
+    pub done: u64,
+    /// Units in all, once known.
+    pub total: u64,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// Why it failed or is being retried, in words for the user.
+    pub error: Option<String>,
+    /// When it was accepted.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// When it last changed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated: OffsetDateTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_a_versioned_tag() {
+        let message = JobMessage::ChangePassword(ChangePassword {
+            job_id: JobId::new(),
+            account: Dn::from_directory("uid=a,ou=people,dc=example,dc=org"),
+            sealed_password: "k1.xyz".into(),
+            keep_session: None,
+        });
+        let json = serde_json::to_value(&message).unwrap();
+        assert_eq!(json["type"], "change_password/v1");
+        let back: JobMessage = serde_json::from_value(json).unwrap();
+        assert_eq!(back.job_id(), message.job_id());
+    }
+
+    #[test]
+    fn unknown_versions_are_refused() {
+        let result = serde_json::from_str::<JobMessage>(r#"{"type":"change_password/v9"}"#);
+        assert!(result.is_err());
+    }
+
+    #[test]
+    fn states_and_kinds_round_trip_through_their_stored_form() {
+        for state in [
+            JobState::Queued,
+            JobState::Running,
+            JobState::Succeeded,
+            JobState::Failed,
+        ] {
+            assert_eq!(JobState::parse(state.as_str()), Some(state));
+        }
+        assert_eq!(
+            JobKind::parse("change_password"),
+            Some(JobKind::ChangePassword)
+        );
+        assert_eq!(Queue::parse("mailbox"), Some(Queue::Mailbox));
+    }
+}

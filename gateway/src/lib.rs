@@ -1,0 +1,109 @@
+//! Latchkey gateway: authenticates sessions, validates requests, records and
+//! queues jobs. Slow or retryable work never happens on the request path.
+
+pub mod extract;
+pub mod origin;
+pub mod problem;
+pub mod rate_limit;
+pub mod routes;
+pub mod session;
+pub mod state;
+pub mod verify;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::routing::{get, post};
+use latchkey_core::broker::AmqpPublisher;
+use latchkey_core::clock::SystemClock;
+use latchkey_core::config::Settings;
+use latchkey_core::directory::LdapDirectory;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::trace::TraceLayer;
+
+pub use state::AppState;
+
+/// The gateway's state with the real adapters.
+pub type Gateway = AppState<LdapDirectory, AmqpPublisher>;
+
+/// The OpenAPI description of the JSON API.
+const OPENAPI: &str = include_str!("openapi.json");
+
+/// Builds the gateway's state from the settings, connecting nothing yet.
+pub fn gateway(settings: &Settings) -> anyhow::Result<Arc<Gateway>> {
+    let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
+    let publisher = AmqpPublisher::new(&settings.broker);
+    Ok(Arc::new(AppState::new(
+        settings,
+        directory,
+        publisher,
+        Arc::new(SystemClock),
+    )?))
+}
+
+/// Every route, with body limits, request ids, origin checks and security headers.
+pub fn router(state: Arc<Gateway>) -> Router {
+    type D = LdapDirectory;
+    type P = AmqpPublisher;
+    let request_id = HeaderName::from_static("x-request-id");
+    let api = Router::new()
+        .route(
+            "/api/session",
+            post(routes::session::sign_in::<D, P>).delete(routes::session::sign_out::<D, P>),
+        )
+        .route("/api/account", get(routes::account::show))
+        .route("/api/password", post(routes::password::change::<D, P>))
+        .route("/api/jobs/{id}", get(routes::jobs::show::<D, P>))
+        .route(
+            "/api/openapi.json",
+            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            origin::refuse_cross_origin,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+    Router::new()
+        .merge(api)
+        .route("/healthz", get(routes::health::alive))
+        .route("/readyz", get(routes::health::ready))
+        .route("/metrics", get(routes::health::metrics))
+        .fallback(|| async { problem::ApiError::NotFound })
+        .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http())
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,206 @@
+//! Every error the API answers with, mapped to HTTP in one place: a status
+//! per variant, an `application/problem+json` body for the user, and the
+//! cause in the log only.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use latchkey_core::broker::PublishError;
+use latchkey_core::directory::DirectoryError;
+use latchkey_core::password::PolicyViolation;
+use serde::Serialize;
+use std::time::Duration;
+
+/// An error answer of the API.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// A required field is absent.
+    #[error("the field `{0}` is required")]
+    MissingField(String),
+    /// A field has the wrong type or an unacceptable value.
+    #[error("{detail}")]
+    InvalidField {
+        /// The field at fault.
+        field: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The body is not `application/json`.
+    #[error("send the request body as application/json")]
+    UnsupportedMediaType,
+    /// The body is larger than allowed.
+    #[error("the request body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    /// Wrong username or password (the same answer for an unknown user).
+    #[error("the username or password is incorrect")]
+    InvalidCredentials,
+    /// No valid session cookie.
+    #[error("sign in first")]
+    NotSignedIn,
+    /// The current password given with a change is wrong.
+    #[error("the current password is incorrect")]
+    WrongCurrentPassword,
+    /// A state-changing request came from another site.
+    #[error("requests from other sites are refused")]
+    CrossOrigin,
+    /// Nothing here, or nothing of yours.
+    #[error("not found")]
+    NotFound,
+    /// A new password broke a rule.
+    #[error(transparent)]
+    Policy(#[from] PolicyViolation),
+    /// The new password is the current one.
+    #[error("the new password is the same as the current one")]
+    PasswordUnchanged,
+    /// Too many failures; try again after the delay.
+    #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
+    RateLimited(Duration),
+    /// The job could not be queued durably.
+    #[error(
+        "the request could not be queued right now; nothing was changed, please try again in a minute"
+    )]
+    BrokerUnavailable(#[source] PublishError),
+    /// The directory could not be reached.
+    #[error(
+        "the account directory is unavailable right now; nothing was changed, please try again in a minute"
+    )]
+    DirectoryUnavailable(#[source] DirectoryError),
+}
+
+impl From<DirectoryError> for ApiError {
+    fn from(error: DirectoryError) -> Self {
+        ApiError::DirectoryUnavailable(error)
+    }
+}
+
+impl From<PublishError> for ApiError {
+    fn from(error: PublishError) -> Self {
+        ApiError::BrokerUnavailable(error)
+    }
+}
+
+/// Result of a route.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    #[serde(rename = "type")]
+    kind: String,
+    title: &'a str,
+    status: u16,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'static str>,
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            ApiError::MissingField(_)
+            | ApiError::InvalidField { .. }
+            | ApiError::Policy(_)
+            | ApiError::PasswordUnchanged => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::InvalidCredentials | ApiError::NotSignedIn => StatusCode::UNAUTHORIZED,
+            ApiError::WrongCurrentPassword | ApiError::CrossOrigin => StatusCode::FORBIDDEN,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BrokerUnavailable(_) | ApiError::DirectoryUnavailable(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    }
+
+    /// The stable problem type slug, documented in the OpenAPI description.
+    fn slug(&self) -> &'static str {
+        match self {
+            ApiError::MalformedJson(_) => "malformed-json",
+            ApiError::MissingField(_) => "missing-field",
+            ApiError::InvalidField { .. } => "invalid-field",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::PayloadTooLarge(_) => "payload-too-large",
+            ApiError::InvalidCredentials => "invalid-credentials",
+            ApiError::NotSignedIn => "not-signed-in",
+            ApiError::WrongCurrentPassword => "wrong-current-password",
+            ApiError::CrossOrigin => "cross-origin",
+            ApiError::NotFound => "not-found",
+            ApiError::Policy(_) | ApiError::PasswordUnchanged => "password-policy",
+            ApiError::RateLimited(_) => "rate-limited",
+            ApiError::BrokerUnavailable(_) => "broker-unavailable",
+            ApiError::DirectoryUnavailable(_) => "directory-unavailable",
+        }
+    }
+
+    fn field(&self) -> Option<&str> {
+        match self {
+            ApiError::MissingField(field) | ApiError::InvalidField { field, .. } => Some(field),
+            ApiError::Policy(_) | ApiError::PasswordUnchanged => Some("new"),
+            ApiError::WrongCurrentPassword => Some("current"),
+            _ => None,
+        }
+    }
+
+    /// The detail shown to the user: never an internal message.
+    fn detail(&self) -> String {
+        match self {
+            // serde's message names positions and types, not secrets.
+            ApiError::MalformedJson(_) => "the request body is not valid JSON".into(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            let chain = error_chain(&self);
+            tracing::error!(error = %chain, "request failed");
+        }
+        let rule = match &self {
+            ApiError::Policy(violation) => Some(violation.rule()),
+            ApiError::PasswordUnchanged => Some("unchanged"),
+            _ => None,
+        };
+        let body = Problem {
+            kind: format!("/problems/{}", self.slug()),
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            detail: self.detail(),
+            field: self.field(),
+            rule,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        let retry_after = match &self {
+            ApiError::RateLimited(delay) => Some(delay.as_secs().max(1)),
+            ApiError::BrokerUnavailable(_) | ApiError::DirectoryUnavailable(_) => Some(30),
+            _ => None,
+        };
+        if let Some(seconds) = retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

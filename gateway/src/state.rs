@@ -1,0 +1,120 @@
+//! What every route shares.
+
+use crate::rate_limit::FailureLimiter;
+use axum_extra::extract::cookie::Key;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_core::clock::Clock;
+use latchkey_core::config::Settings;
+use latchkey_core::password::{PasswordHasher, PasswordPolicy};
+use latchkey_core::seal::Keyring;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Semaphore;
+
+/// The gateway's shared state, generic over the directory `D` and the
+/// publisher `P`.
+pub struct AppState<D, P> {
+    /// Accounts, jobs and sessions.
+    pub directory: D,
+    /// Where jobs go.
+    pub publisher: P,
+    /// Rules for new passwords.
+    pub policy: PasswordPolicy,
+    /// Verifies passwords against stored hashes.
+    pub hasher: PasswordHasher,
+    /// Seals secrets into job messages.
+    pub keyring: Keyring,
+    /// Signs session cookies.
+    pub cookie_key: Key,
+    /// Bounds how many password verifications run at once.
+    pub verify_slots: Semaphore,
+    /// Failed secrets per account.
+    pub account_failures: FailureLimiter,
+    /// Failed secrets per client address.
+    pub address_failures: FailureLimiter,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// The origin (`scheme://host[:port]`) the portal is served from.
+    pub public_origin: String,
+    /// Whether cookies carry `Secure` (the portal is served over TLS).
+    pub secure_cookies: bool,
+    /// Lifetime of a session.
+    pub session_ttl: Duration,
+}
+
+impl<D, P> AppState<D, P> {
+    /// Builds the state from the settings and the two adapters.
+    pub fn new(
+        settings: &Settings,
+        directory: D,
+        publisher: P,
+        clock: Arc<dyn Clock>,
+    ) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let gateway = &settings.gateway;
+        let cookie_key = STANDARD
+            .decode(settings.secrets.session_key.expose_secret().trim())
+            .ok()
+            .and_then(|bytes| Key::try_from(bytes.as_slice()).ok())
+            .context("secrets.session_key must be base64 of at least 64 random bytes (openssl rand -base64 64)")?;
+        let keyring = Keyring::from_lines(
+            &settings.secrets.sealing_key,
+            &settings.secrets.previous_sealing_keys,
+        )
+        .context("secrets.sealing_key")?;
+        let window = Duration::from_secs(gateway.rate_limit.window_seconds);
+        let public_url = gateway.public_url.trim_end_matches('/');
+        Ok(Self {
+            directory,
+            publisher,
+            policy: PasswordPolicy::new(settings.password_policy.clone())
+                .context("password_policy.common_passwords_file")?,
+            hasher: PasswordHasher::new(settings.argon2).context("argon2 settings")?,
+            keyring,
+            cookie_key,
+            verify_slots: Semaphore::new(gateway.max_concurrent_hashes.max(1)),
+            account_failures: FailureLimiter::new(
+                gateway.rate_limit.account_failures,
+                window,
+                Arc::clone(&clock),
+            ),
+            address_failures: FailureLimiter::new(
+                gateway.rate_limit.address_failures,
+                window,
+                Arc::clone(&clock),
+            ),
+            clock,
+            public_origin: origin_of(public_url),
+            secure_cookies: public_url.starts_with("https://"),
+            session_ttl: Duration::from_secs(gateway.session_ttl_minutes * 60),
+        })
+    }
+}
+
+/// `scheme://host[:port]` of a URL.
+fn origin_of(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split('/').next().unwrap_or(rest);
+            format!("{scheme}://{host}")
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_origin_drops_the_path() {
+        assert_eq!(
+            super::origin_of("https://id.example.org/portal"),
+            "https://id.example.org"
+        );
+        assert_eq!(
+            super::origin_of("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080"
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! `spawn_app()`: the whole stack for one test.
+
+use crate::slapd::Slapd;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use latchkey_core::clock::SystemClock;
+use latchkey_core::config::Settings;
+use latchkey_core::directory::{Accounts, JobStore, LdapDirectory, SessionStore};
+use latchkey_core::password::PasswordHasher;
+use latchkey_core::seal::Keyring;
+use latchkey_workers::{Context, Worker, WorkerHandle};
+use rand::RngCore;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Once};
+
+/// How a test wants its stack.
+pub struct AppOptions {
+    /// Workers started with the app.
+    pub workers: usize,
+    /// The broker; `AMQP_URL` or the local RabbitMQ by default.
+    pub broker_url: Option<String>,
+    /// Retry delays of failed jobs (short, so tests are quick).
+    pub retry_delays_ms: Vec<u64>,
+    /// Failed sign-ins allowed per account.
+    pub account_failures: u32,
+    /// Failed sign-ins allowed per client address.
+    pub address_failures: u32,
+}
+
+impl Default for AppOptions {
+    fn default() -> Self {
+        Self {
+            workers: 1,
+            broker_url: None,
+            retry_delays_ms: vec![100, 200, 400, 800, 1600, 3200],
+            account_failures: 5,
+            address_failures: 50,
+        }
+    }
+}
+
+/// The running stack.
+pub struct TestApp {
+    /// The private directory.
+    pub slapd: Slapd,
+    /// The settings gateway and workers were built from.
+    pub settings: Settings,
+    /// `http://127.0.0.1:<port>` of the gateway.
+    pub address: String,
+    /// Workers started with the app.
+    pub workers: Vec<WorkerHandle>,
+}
+
+fn random_base64(bytes: usize) -> String {
+    let mut buffer = vec![0u8; bytes];
+    rand::thread_rng().fill_bytes(&mut buffer);
+    STANDARD.encode(buffer)
+}
+
+fn init_logs() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("TEST_LOG").is_some() {
+            latchkey_core::telemetry::init_logging();
+        }
+    });
+}
+
+/// Starts slapd, the gateway and `options.workers` workers.
+pub async fn spawn_app(options: AppOptions) -> TestApp {
+    init_logs();
+    let slapd = Slapd::start();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the gateway");
+    let address = format!("http://{}", listener.local_addr().expect("bound"));
+    let broker_url = options.broker_url.clone().unwrap_or_else(|| {
+        std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+    });
+    let delays: Vec<String> = options.retry_delays_ms.iter().map(u64::to_string).collect();
+    let env: HashMap<String, String> = [
+        ("LDAP__URL", slapd.url()),
+        ("LDAP__SERVICE_PASSWORD_FILE", slapd.service_password_file()),
+        ("LDAP__TIMEOUT_MS", "2000".into()),
+        ("BROKER__URL", broker_url),
+        ("BROKER__PREFIX", format!("test-{}", uuid::Uuid::new_v4())),
+        ("BROKER__RETRY_DELAYS_MS", delays.join(",")),
+        ("BROKER__QUEUE_EXPIRES_MS", "600000".into()),
+        ("BROKER__CONFIRM_TIMEOUT_MS", "3000".into()),
+        ("SECRETS__SEALING_KEY", format!("t1:{}", random_base64(32))),
+        (
+            "SECRETS__DIRECTORY_KEY",
+            format!("d1:{}", random_base64(32)),
+        ),
+        ("SECRETS__SESSION_KEY", random_base64(64)),
+        ("GATEWAY__PUBLIC_URL", address.clone()),
+        (
+            "GATEWAY__RATE_LIMIT__ACCOUNT_FAILURES",
+            options.account_failures.to_string(),
+        ),
+        (
+            "GATEWAY__RATE_LIMIT__ADDRESS_FAILURES",
+            options.address_failures.to_string(),
+        ),
+    ]
+    .into_iter()
+    .map(|(key, value)| (format!("LATCHKEY__{key}"), value))
+    .collect();
+    let settings = Settings::load(None, Some(env)).expect("test settings load");
+    let gateway = latchkey_gateway::gateway(&settings).expect("the gateway builds");
+    // The gateway declares the topology at start in production; a test with an
+    // unreachable broker must still serve, so a failure here is fine.
+    let _ = gateway.publisher.declare_topology().await;
+    let router = latchkey_gateway::router(gateway);
+    tokio::spawn(latchkey_gateway::serve(
+        listener,
+        router,
+        std::future::pending(),
+    ));
+    let mut app = TestApp {
+        slapd,
+        settings,
+        address,
+        workers: Vec::new(),
+    };
+    for _ in 0..options.workers {
+        let worker = app.start_worker(app.directory()).await;
+        app.workers.push(worker);
+    }
+    app
+}
+
+impl TestApp {
+    /// A directory client bound as the service account.
+    pub fn directory(&self) -> LdapDirectory {
+        LdapDirectory::new(&self.settings.ldap, self.settings.jobs.ttl_seconds)
+    }
+
+    /// What a worker needs, over `directory`.
+    pub fn context<D>(&self, directory: D) -> Context<D> {
+        let keyring = Keyring::from_lines(&self.settings.secrets.sealing_key, [])
+            .expect("the test sealing key");
+        Context {
+            directory,
+            hasher: PasswordHasher::new(self.settings.argon2).expect("argon2 settings"),
+            keyring: Arc::new(keyring),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Starts a worker in-process over `directory`.
+    pub async fn start_worker<D>(&self, directory: D) -> WorkerHandle
+    where
+        D: Accounts + JobStore + SessionStore,
+    {
+        Worker::new(
+            self.context(directory),
+            &self.settings.broker,
+            &self.settings.worker,
+        )
+        .expect("the worker builds")
+        .start()
+        .await
+        .expect("the worker starts")
+    }
+
+    /// The service account's DN and password, for plain LDAP checks.
+    pub fn service(&self) -> (String, String) {
+        (
+            self.settings.ldap.service_dn.clone(),
+            self.slapd.service_password(),
+        )
+    }
+
+    /// A browser-like client with its own cookie jar.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .expect("a client")
+    }
+
+    /// `POST path` with a JSON body.
+    pub async fn post(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        client
+            .post(format!("{}{path}", self.address))
+            .json(&body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+        client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// A client signed in as `(uid, password)`.
+    pub async fn signed_in(&self, (uid, password): (&str, &str)) -> reqwest::Client {
+        let client = self.client();
+        let response = self
+            .post(
+                &client,
+                "/api/session",
+                serde_json::json!({"username": uid, "password": password}),
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{uid} signs in");
+        client
+    }
+
+    /// Asks for a password change and returns the accepted job's id.
+    pub async fn change_password(
+        &self,
+        client: &reqwest::Client,
+        current: &str,
+        new: &str,
+    ) -> String {
+        let response = self
+            .post(
+                client,
+                "/api/password",
+                serde_json::json!({"current": current, "new": new}),
+            )
+            .await;
+        assert_eq!(response.status(), 202, "the change is accepted");
+        let body: Value = response.json().await.expect("a JSON answer");
+        body["job"]["id"].as_str().expect("a job id").to_owned()
+    }
+
+    /// Waits until the job has finished (succeeded or failed) and returns it.
+    pub async fn finished_job(&self, client: &reqwest::Client, id: &str) -> Value {
+        crate::eventually(&format!("job {id} to finish"), 30, || async {
+            let job: Value = self
+                .get(client, &format!("/api/jobs/{id}"))
+                .await
+                .json()
+                .await
+                .ok()?;
+            matches!(job["state"].as_str(), Some("succeeded" | "failed")).then_some(job)
+        })
+        .await
+    }
+}

@@ -1,0 +1,79 @@
+//! Plain LDAP as any LDAP-aware tool sees the directory.
+
+use ldap3::{LdapConnAsync, Scope, SearchEntry};
+use std::collections::HashSet;
+
+/// Whether a simple bind as `dn` with `password` succeeds.
+pub async fn bind_succeeds(url: &str, dn: &str, password: &str) -> bool {
+    let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
+    ldap3::drive!(connection);
+    let result = ldap.simple_bind(dn, password).await.expect("a bind answer");
+    let _ = ldap.unbind().await;
+    result.rc == 0
+}
+
+/// The entries under `base` matching `filter`, read as `bind_dn`.
+pub async fn search(
+    url: &str,
+    (bind_dn, password): (&str, &str),
+    base: &str,
+    filter: &str,
+) -> Vec<SearchEntry> {
+    let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
+    ldap3::drive!(connection);
+    ldap.simple_bind(bind_dn, password)
+        .await
+        .and_then(|result| result.success())
+        .expect("the bind succeeds");
+    let (entries, _) = ldap
+        .search(base, Scope::Subtree, filter, vec!["*", "+"])
+        .await
+        .and_then(|result| result.success())
+        .expect("the search succeeds");
+    let _ = ldap.unbind().await;
+    entries.into_iter().map(SearchEntry::construct).collect()
+}
+
+/// Deletes `dn` as `bind_dn`.
+pub async fn delete(url: &str, (bind_dn, password): (&str, &str), dn: &str) {
+    let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
+    ldap3::drive!(connection);
+    ldap.simple_bind(bind_dn, password)
+        .await
+        .and_then(|result| result.success())
+        .expect("the bind succeeds");
+    ldap.delete(dn)
+        .await
+        .and_then(|result| result.success())
+        .expect("the delete succeeds");
+}
+
+/// Adds a Latchkey account `uid` whose password hash is `hash`, as `bind_dn`.
+pub async fn add_account(url: &str, (bind_dn, password): (&str, &str), uid: &str, hash: &str) {
+    let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
+    ldap3::drive!(connection);
+    ldap.simple_bind(bind_dn, password)
+        .await
+        .and_then(|result| result.success())
+        .expect("the bind succeeds");
+    let dn = format!("uid={uid},ou=people,dc=example,dc=org");
+    let mail = format!("{uid}@example.org");
+    let attributes = vec![
+        (
+            "objectClass",
+            HashSet::from(["inetOrgPerson", "latchkeyAccount"]),
+        ),
+        ("uid", HashSet::from([uid])),
+        ("cn", HashSet::from([uid])),
+        ("sn", HashSet::from([uid])),
+        ("mail", HashSet::from([mail.as_str()])),
+        ("userPassword", HashSet::from([hash])),
+        ("latchkeyPrimaryPassword", HashSet::from([hash])),
+        ("latchkeyRevision", HashSet::from(["0"])),
+    ];
+    ldap.add(&dn, attributes)
+        .await
+        .and_then(|result| result.success())
+        .expect("the account is added");
+    let _ = ldap.unbind().await;
+}

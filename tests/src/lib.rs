@@ -1,0 +1,49 @@
+//! The end-to-end test harness: a private slapd per test loaded from `ldif/`,
+//! the real RabbitMQ with a unique prefix per test, the gateway on a free port
+//! and workers in-process.
+
+pub mod app;
+pub mod ldap;
+pub mod probe;
+pub mod slapd;
+
+pub use app::{AppOptions, TestApp, spawn_app};
+
+/// The demo accounts of `ldif/demo.ldif`.
+pub mod demo {
+    /// A Latchkey account (argon2id).
+    pub const ALICE: (&str, &str) = ("alice", "Wonderland-Tea-Party-42");
+    /// Another Latchkey account.
+    pub const BOB: (&str, &str) = ("bob", "Fix-It-Felix-Hammer-7");
+    /// A legacy account with an `{SSHA}` password and no Latchkey class.
+    pub const CAROL: (&str, &str) = ("carol", "Carol-Legacy-Ssha-2024");
+    /// A legacy account with a `{CRYPT}` sha512-crypt password.
+    pub const DAVE: (&str, &str) = ("dave", "Dave-Legacy-Crypt-2024");
+    /// A legacy account with an `{ARGON2}` password.
+    pub const ERIN: (&str, &str) = ("erin", "Erin-Legacy-Argon-2024");
+
+    /// The DN of a demo account.
+    pub fn dn(uid: &str) -> String {
+        format!("uid={uid},ou=people,dc=example,dc=org")
+    }
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, or panics after `seconds`
+/// naming `what`. Tests wait for conditions, never for fixed times.
+pub async fn eventually<T, F, Fut>(what: &str, seconds: u64, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {seconds} s waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -1,0 +1,141 @@
+//! A directory wrapper for tests: delegates to the real directory, can hold
+//! password writes at a gate (a worker "mid-job"), and counts the failures
+//! the worker saw, so tests wait on events instead of times.
+
+use latchkey_core::SecretString;
+use latchkey_core::directory::{
+    Account, Accounts, JobStore, JobUpdate, PasswordWrite, Result, SessionEntry, SessionStore,
+};
+use latchkey_core::domain::{Dn, JobId, Uid};
+use latchkey_core::job::JobRecord;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use time::OffsetDateTime;
+use tokio::sync::Semaphore;
+
+/// What the probe saw, shared with the test.
+pub struct ProbeState {
+    hold_writes: AtomicBool,
+    writes_reached: AtomicUsize,
+    release: Semaphore,
+    failures: AtomicUsize,
+}
+
+impl Default for ProbeState {
+    fn default() -> Self {
+        Self {
+            hold_writes: AtomicBool::new(false),
+            writes_reached: AtomicUsize::new(0),
+            release: Semaphore::new(0),
+            failures: AtomicUsize::new(0),
+        }
+    }
+}
+
+impl ProbeState {
+    /// Password writes that reached the gate (or passed it).
+    pub fn writes_reached(&self) -> usize {
+        self.writes_reached.load(Ordering::SeqCst)
+    }
+
+    /// Lets every held write (and every later one) through.
+    pub fn open_gate(&self) {
+        self.hold_writes.store(false, Ordering::SeqCst);
+        self.release.add_permits(1_000);
+    }
+
+    /// Directory operations that failed.
+    pub fn failures(&self) -> usize {
+        self.failures.load(Ordering::SeqCst)
+    }
+}
+
+/// The wrapper.
+#[derive(Clone)]
+pub struct Probe<D> {
+    inner: D,
+    /// What it saw.
+    pub state: Arc<ProbeState>,
+}
+
+impl<D> Probe<D> {
+    /// A probe that passes everything through.
+    pub fn new(inner: D) -> Self {
+        Self {
+            inner,
+            state: Arc::default(),
+        }
+    }
+
+    /// A probe that holds password writes until [`ProbeState::open_gate`].
+    pub fn gated(inner: D) -> Self {
+        let probe = Self::new(inner);
+        probe.state.hold_writes.store(true, Ordering::SeqCst);
+        probe
+    }
+
+    fn count<T>(&self, result: Result<T>) -> Result<T> {
+        if result.is_err() {
+            self.state.failures.fetch_add(1, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+impl<D: Accounts + Clone> Accounts for Probe<D> {
+    async fn find_account(&self, uid: &Uid) -> Result<Option<Account>> {
+        self.count(self.inner.find_account(uid).await)
+    }
+
+    async fn account_at(&self, dn: &Dn) -> Result<Option<Account>> {
+        self.count(self.inner.account_at(dn).await)
+    }
+
+    async fn bind_succeeds(&self, dn: &Dn, password: &SecretString) -> Result<bool> {
+        self.count(self.inner.bind_succeeds(dn, password).await)
+    }
+
+    async fn write_password(&self, write: PasswordWrite<'_>) -> Result<()> {
+        self.state.writes_reached.fetch_add(1, Ordering::SeqCst);
+        if self.state.hold_writes.load(Ordering::SeqCst) {
+            let _permit = self.state.release.acquire().await;
+        }
+        self.count(self.inner.write_password(write).await)
+    }
+}
+
+impl<D: JobStore + Clone> JobStore for Probe<D> {
+    async fn create_job(&self, record: &JobRecord) -> Result<()> {
+        self.count(self.inner.create_job(record).await)
+    }
+
+    async fn job(&self, id: JobId) -> Result<Option<JobRecord>> {
+        self.count(self.inner.job(id).await)
+    }
+
+    async fn update_job(&self, id: JobId, update: JobUpdate, at: OffsetDateTime) -> Result<()> {
+        self.count(self.inner.update_job(id, update, at).await)
+    }
+
+    async fn delete_job(&self, id: JobId) -> Result<()> {
+        self.count(self.inner.delete_job(id).await)
+    }
+}
+
+impl<D: SessionStore + Clone> SessionStore for Probe<D> {
+    async fn create_session(&self, session: &SessionEntry, ttl_seconds: u32) -> Result<()> {
+        self.count(self.inner.create_session(session, ttl_seconds).await)
+    }
+
+    async fn session(&self, id: &str) -> Result<Option<SessionEntry>> {
+        self.count(self.inner.session(id).await)
+    }
+
+    async fn delete_session(&self, id: &str) -> Result<()> {
+        self.count(self.inner.delete_session(id).await)
+    }
+
+    async fn delete_sessions_of(&self, owner: &Dn, keep: Option<&str>) -> Result<usize> {
+        self.count(self.inner.delete_sessions_of(owner, keep).await)
+    }
+}

@@ -1,0 +1,10 @@
+//! End-to-end tests against a real slapd and RabbitMQ: one binary, one
+//! module per feature.
+
+// A test that meets an unexpected error should stop right there.
+#![allow(clippy::unwrap_used)]
+
+mod bad_input;
+mod password;
+mod resilience;
+mod sessions;

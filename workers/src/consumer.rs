@@ -1,0 +1,335 @@
+//! The consume loop: deliveries in, outcomes mapped to ack, retry or park.
+
+use crate::outcome::Outcome;
+use crate::step::{Context, process};
+use futures_util::StreamExt;
+use futures_util::stream::select_all;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{Connection, ConnectionProperties};
+use latchkey_core::broker::{ATTEMPT_HEADER, AmqpPublisher, Publisher, Topology};
+use latchkey_core::config::{BrokerSettings, WorkerSettings};
+use latchkey_core::directory::{Accounts, JobStore, JobUpdate, SessionStore};
+use latchkey_core::job::{JobMessage, JobState, Queue};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+
+/// The longest pause between attempts to reach the broker again.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
+
+/// A worker: consumes the configured queues until told to stop.
+pub struct Worker<D> {
+    context: Arc<Context<D>>,
+    publisher: AmqpPublisher,
+    topology: Topology,
+    url: String,
+    queues: Vec<Queue>,
+    prefetch: u16,
+}
+
+/// A running worker.
+pub struct WorkerHandle {
+    task: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+    connection: Arc<Mutex<Option<Arc<Connection>>>>,
+}
+
+impl<D> Worker<D>
+where
+    D: Accounts + JobStore + SessionStore,
+{
+    /// A worker for the queues `worker.queues` names (unknown names are an error).
+    pub fn new(
+        context: Context<D>,
+        broker: &BrokerSettings,
+        worker: &WorkerSettings,
+    ) -> anyhow::Result<Self> {
+        let queues = worker
+            .queues
+            .iter()
+            .map(|name| {
+                Queue::parse(name).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "unknown queue `{name}` in worker.queues (credentials, mailbox)"
+                    )
+                })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Self {
+            context: Arc::new(context),
+            publisher: AmqpPublisher::new(broker),
+            topology: Topology::new(broker),
+            url: broker.url.clone(),
+            queues,
+            prefetch: worker.prefetch,
+        })
+    }
+
+    /// Declares the topology and starts consuming in the background.
+    pub async fn start(self) -> anyhow::Result<WorkerHandle> {
+        self.publisher.declare_topology().await?;
+        let (stop, stopped) = watch::channel(false);
+        let connection = Arc::new(Mutex::new(None));
+        let shared = Arc::clone(&connection);
+        let worker = Arc::new(self);
+        let task = tokio::spawn(async move { worker.run(stopped, shared).await });
+        Ok(WorkerHandle {
+            task,
+            stop,
+            connection,
+        })
+    }
+
+    /// Consumes until stopped, reconnecting with growing delays when the
+    /// broker goes away.
+    async fn run(
+        self: Arc<Self>,
+        mut stopped: watch::Receiver<bool>,
+        current: Arc<Mutex<Option<Arc<Connection>>>>,
+    ) {
+        let mut delay = Duration::from_millis(200);
+        loop {
+            match self.consume(&mut stopped, &current).await {
+                Ok(()) => return,
+                Err(error) => tracing::warn!(%error, ?delay, "lost the broker; reconnecting"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stopped.changed() => return,
+            }
+            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
+        }
+    }
+
+    /// One connection's life: consume until stopped (`Ok`) or the connection fails.
+    async fn consume(
+        self: &Arc<Self>,
+        stopped: &mut watch::Receiver<bool>,
+        current: &Mutex<Option<Arc<Connection>>>,
+    ) -> lapin::Result<()> {
+        let connection =
+            Arc::new(Connection::connect(&self.url, ConnectionProperties::default()).await?);
+        let channel = connection.create_channel().await?;
+        channel
+            .basic_qos(self.prefetch, BasicQosOptions::default())
+            .await?;
+        let mut consumers = Vec::new();
+        for queue in &self.queues {
+            let consumer = channel
+                .basic_consume(
+                    self.topology.queue_name(*queue).as_str().into(),
+                    ShortString::from(""),
+                    BasicConsumeOptions::default(),
+                    FieldTable::default(),
+                )
+                .await?;
+            consumers.push(consumer.map(move |delivery| (*queue, delivery)));
+        }
+        *current
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(&connection));
+        tracing::info!(queues = ?self.queues, prefetch = self.prefetch, "consuming");
+        let mut deliveries = select_all(consumers);
+        let mut in_flight = JoinSet::new();
+        let ended = loop {
+            tokio::select! {
+                _ = stopped.changed() => break Ok(()),
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                next = deliveries.next() => match next {
+                    Some((queue, Ok(delivery))) => {
+                        let worker = Arc::clone(self);
+                        in_flight.spawn(async move { worker.settle(queue, delivery).await });
+                    }
+                    Some((_, Err(error))) => break Err(error),
+                    None => break Err(lapin::Error::from(lapin::ErrorKind::InvalidConnectionState(
+                        lapin::ConnectionState::Closed,
+                    ))),
+                },
+            }
+        };
+        // Finish the jobs in hand (their acks need the channel), then leave.
+        drop(deliveries);
+        while in_flight.join_next().await.is_some() {}
+        let _ = connection.close(200, "worker stopping".into()).await;
+        ended
+    }
+
+    /// Processes one delivery and acknowledges it exactly once.
+    async fn settle(&self, queue: Queue, delivery: Delivery) {
+        let retries_done = retries_done(&delivery);
+        let message: JobMessage = match serde_json::from_slice(&delivery.data) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(%error, "unreadable job message; parking it");
+                self.park_then_ack(&delivery).await;
+                return;
+            }
+        };
+        let job_id = message.job_id();
+        let attempt = retries_done + 1;
+        let outcome = process(&self.context, &message, attempt).await;
+        metrics::counter!("latchkey_jobs_total", "kind" => message.kind().as_str(), "outcome" => outcome_label(&outcome)).increment(1);
+        let (state, error) = match outcome {
+            Outcome::Done => {
+                ack(&delivery).await;
+                return;
+            }
+            Outcome::Failed(reason) => (JobState::Failed, reason),
+            Outcome::Retry(reason) => {
+                tracing::warn!(%reason, attempt, "job failed for now");
+                match self.topology.retry_queue(queue, retries_done as usize) {
+                    Some(retry_queue) => {
+                        let headers = with_retries(&delivery, retries_done + 1);
+                        if let Err(error) = self
+                            .publisher
+                            .publish_to_queue(&retry_queue, &delivery.data, headers)
+                            .await
+                        {
+                            tracing::error!(%error, "cannot schedule the retry; returning the job to its queue");
+                            nack_requeue(&delivery).await;
+                            return;
+                        }
+                        (
+                            JobState::Queued,
+                            format!(
+                                "temporarily failed (attempt {attempt}); it will be retried automatically"
+                            ),
+                        )
+                    }
+                    None => {
+                        self.park(&delivery).await;
+                        (
+                            JobState::Failed,
+                            format!(
+                                "could not be applied after {attempt} attempts; please try again later or contact support"
+                            ),
+                        )
+                    }
+                }
+            }
+        };
+        let update = JobUpdate {
+            state: Some(state),
+            error: Some(Some(error)),
+            ..Default::default()
+        };
+        if let Err(error) = self
+            .context
+            .directory
+            .update_job(job_id, update, self.context.clock.now())
+            .await
+        {
+            tracing::warn!(%error, job = %job_id, "could not record the job's state");
+        }
+        ack(&delivery).await;
+    }
+
+    /// Keeps a job that failed for good in the failed queue, for operators.
+    async fn park(&self, delivery: &Delivery) -> bool {
+        let headers = delivery.properties.headers().clone().unwrap_or_default();
+        let parked = self
+            .publisher
+            .publish_to_queue(&self.topology.failed_queue(), &delivery.data, headers)
+            .await;
+        if let Err(error) = &parked {
+            tracing::error!(%error, "cannot park the job; returning it to its queue");
+        }
+        parked.is_ok()
+    }
+
+    async fn park_then_ack(&self, delivery: &Delivery) {
+        if self.park(delivery).await {
+            ack(delivery).await;
+        } else {
+            nack_requeue(delivery).await;
+        }
+    }
+}
+
+impl WorkerHandle {
+    /// Tells the worker to stop taking jobs; [`WorkerHandle::shutdown`] waits for it.
+    pub fn begin_shutdown(&self) {
+        let _ = self.stop.send(true);
+    }
+
+    /// Stops taking jobs, finishes the ones in hand, and closes the connection.
+    pub async fn shutdown(self) {
+        self.begin_shutdown();
+        let _ = self.task.await;
+    }
+
+    /// Stops at once, as a crash would: jobs in hand are not acknowledged,
+    /// so the broker gives them to another worker.
+    pub async fn kill(self) {
+        self.task.abort();
+        let _ = self.task.await;
+        let connection = self
+            .connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(connection) = connection {
+            let _ = connection.close(320, "worker killed".into()).await;
+        }
+    }
+
+    /// Whether the worker currently holds a live broker connection.
+    pub fn is_connected(&self) -> bool {
+        self.connection
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .as_ref()
+            .is_some_and(|connection| connection.status().connected())
+    }
+}
+
+fn retries_done(delivery: &Delivery) -> u32 {
+    let value = delivery
+        .properties
+        .headers()
+        .as_ref()
+        .and_then(|headers| headers.inner().get(ATTEMPT_HEADER).cloned());
+    match value {
+        Some(AMQPValue::LongInt(n)) => n.max(0) as u32,
+        Some(AMQPValue::LongLongInt(n)) => n.max(0) as u32,
+        Some(AMQPValue::ShortInt(n)) => n.max(0) as u32,
+        _ => 0,
+    }
+}
+
+fn with_retries(delivery: &Delivery, retries: u32) -> FieldTable {
+    let mut headers = delivery.properties.headers().clone().unwrap_or_default();
+    headers.insert(
+        ShortString::from(ATTEMPT_HEADER),
+        AMQPValue::LongInt(i32::try_from(retries).unwrap_or(i32::MAX)),
+    );
+    headers
+}
+
+fn outcome_label(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Done => "done",
+        Outcome::Retry(_) => "retry",
+        Outcome::Failed(_) => "failed",
+    }
+}
+
+async fn ack(delivery: &Delivery) {
+    if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+        // The channel is gone: the broker redelivers, and the job is idempotent.
+        tracing::warn!(%error, "ack failed; the job will be redelivered");
+    }
+}
+
+async fn nack_requeue(delivery: &Delivery) {
+    let options = BasicNackOptions {
+        requeue: true,
+        ..Default::default()
+    };
+    if let Err(error) = delivery.nack(options).await {
+        tracing::warn!(%error, "nack failed; the job will be redelivered");
+    }
+}

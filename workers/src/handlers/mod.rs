@@ -1,0 +1,5 @@
+//! One handler per job kind.
+
+mod change_password;
+
+pub use change_password::change_password;

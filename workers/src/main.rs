@@ -1,0 +1,63 @@
+//! The worker binary: load config, build the pieces, consume until SIGTERM.
+
+use anyhow::Context as _;
+use latchkey_core::clock::SystemClock;
+use latchkey_core::config::Settings;
+use latchkey_core::directory::LdapDirectory;
+use latchkey_core::password::PasswordHasher;
+use latchkey_core::seal::Keyring;
+use latchkey_workers::health::{self, Probes};
+use latchkey_workers::{Context, Worker};
+use std::sync::Arc;
+use tokio::signal::unix::{SignalKind, signal};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    latchkey_core::telemetry::init_logging();
+    let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
+    let settings = Settings::load(file.as_deref(), None)?;
+    let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
+    let keyring = Keyring::from_lines(
+        &settings.secrets.sealing_key,
+        &settings.secrets.previous_sealing_keys,
+    )
+    .context("secrets.sealing_key")?;
+    let context = Context {
+        directory: directory.clone(),
+        hasher: PasswordHasher::new(settings.argon2).context("argon2 settings")?,
+        keyring: Arc::new(keyring),
+        clock: Arc::new(SystemClock),
+    };
+    let worker = Worker::new(context, &settings.broker, &settings.worker)?
+        .start()
+        .await
+        .context("starting the worker (is RabbitMQ reachable?)")?;
+    let worker = Arc::new(tokio::sync::Mutex::new(Some(worker)));
+
+    let listener = tokio::net::TcpListener::bind(&settings.worker.listen)
+        .await
+        .with_context(|| format!("listening on {}", settings.worker.listen))?;
+    let probe_worker = Arc::clone(&worker);
+    let probes = Arc::new(Probes {
+        directory,
+        broker_connected: Box::new(move || {
+            probe_worker
+                .try_lock()
+                .map(|guard| guard.as_ref().is_some_and(|w| w.is_connected()))
+                .unwrap_or(true)
+        }),
+    });
+    tokio::spawn(async move { axum::serve(listener, health::router(probes)).await });
+    tracing::info!(listen = %settings.worker.listen, "worker started");
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("stopping: finishing the jobs in hand");
+    if let Some(worker) = worker.lock().await.take() {
+        worker.shutdown().await;
+    }
+    Ok(())
+}
