@@ -8,7 +8,7 @@ use latchkey_core::clock::Clock;
 use latchkey_core::config::Settings;
 use latchkey_core::password::{PasswordHasher, PasswordPolicy};
 use latchkey_core::seal::Keyring;
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
@@ -24,6 +24,9 @@ pub struct AppState<D, P> {
     pub policy: PasswordPolicy,
     /// Verifies passwords against stored hashes.
     pub hasher: PasswordHasher,
+    /// A hash of a random password with the configured cost, verified for
+    /// unknown users so that they take as long as known ones.
+    pub dummy_hash: String,
     /// Seals secrets into job messages.
     pub keyring: Keyring,
     /// Signs session cookies.
@@ -66,12 +69,15 @@ impl<D, P> AppState<D, P> {
         .context("secrets.sealing_key")?;
         let window = Duration::from_secs(gateway.rate_limit.window_seconds);
         let public_url = gateway.public_url.trim_end_matches('/');
+        let hasher = PasswordHasher::new(settings.argon2).context("argon2 settings")?;
+        let dummy_hash = hasher.hash(&SecretString::from(uuid::Uuid::new_v4().to_string()));
         Ok(Self {
             directory,
             publisher,
             policy: PasswordPolicy::new(settings.password_policy.clone())
                 .context("password_policy.common_passwords_file")?,
-            hasher: PasswordHasher::new(settings.argon2).context("argon2 settings")?,
+            hasher,
+            dummy_hash,
             keyring,
             cookie_key,
             verify_slots: Semaphore::new(gateway.max_concurrent_hashes.max(1)),

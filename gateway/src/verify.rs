@@ -7,20 +7,7 @@ use crate::state::AppState;
 use latchkey_core::directory::{Account, Accounts};
 use secrecy::SecretString;
 use std::net::IpAddr;
-use std::sync::{Arc, LazyLock};
-
-/// A hash with the default cost that no password matches, verified for
-/// unknown users so that they take as long as known ones.
-static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
-    let hasher =
-        latchkey_core::password::PasswordHasher::new(latchkey_core::config::Argon2Settings {
-            memory_kib: 19456,
-            iterations: 2,
-            parallelism: 1,
-        })
-        .expect("valid parameters");
-    hasher.hash(&SecretString::from(uuid::Uuid::new_v4().to_string()))
-});
+use std::sync::Arc;
 
 /// Who is presenting a secret, for the failure limits.
 pub struct Attempt<'a> {
@@ -75,7 +62,8 @@ impl<D: Accounts, P> AppState<D, P> {
                 // Not managed yet: its userPassword may be in any scheme slapd knows.
                 None => return Ok(self.directory.bind_succeeds(&account.dn, password).await?),
             },
-            None => DUMMY_HASH.clone(),
+            // Unknown users take as long as known ones.
+            None => self.dummy_hash.clone(),
         };
         let _slot = self
             .verify_slots

@@ -4,7 +4,7 @@ use crate::handlers;
 use crate::outcome::Outcome;
 use latchkey_core::clock::Clock;
 use latchkey_core::directory::{Accounts, JobStore, JobUpdate, SessionStore};
-use latchkey_core::job::{JobMessage, JobState};
+use latchkey_core::job::{JobMessage, JobState, Queue};
 use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
 use std::sync::Arc;
@@ -52,6 +52,8 @@ where
         let done = JobUpdate {
             state: Some(JobState::Succeeded),
             error: Some(None),
+            // A credential change is one unit of work; long jobs report their own progress.
+            progress: (message.queue() == Queue::Credentials).then_some((1, 1)),
             ..Default::default()
         };
         if let Err(error) = context

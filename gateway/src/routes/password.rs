@@ -60,7 +60,12 @@ where
         .expect("the policy check does not panic")?;
 
     let job_id = JobId::new();
-    let now = state.clock.now();
+    // The directory keeps whole seconds; answer with what GET will show.
+    let now = state
+        .clock
+        .now()
+        .replace_nanosecond(0)
+        .unwrap_or(state.clock.now());
     let record = JobRecord {
         id: job_id,
         kind: JobKind::ChangePassword,

@@ -13,6 +13,10 @@ async fn a_changed_password_opens_an_ldap_bind_and_the_old_one_does_not() {
     let finished = app.finished_job(&client, &job).await;
     assert_eq!(finished["state"], "succeeded", "{finished}");
     assert_eq!(finished["attempts"], 1);
+    assert_eq!(
+        (finished["done"].as_u64(), finished["total"].as_u64()),
+        (Some(1), Some(1))
+    );
 
     let dn = demo::dn("alice");
     assert!(ldap::bind_succeeds(&app.slapd.url(), &dn, NEW_PASSWORD).await);
