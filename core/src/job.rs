@@ -190,6 +190,24 @@ pub struct JobRecord {
     pub updated: OffsetDateTime,
 }
 
+impl JobRecord {
+    /// The record of a job accepted at `now`, waiting for a worker.
+    pub fn queued(id: JobId, kind: JobKind, owner: Dn, total: u64, now: OffsetDateTime) -> Self {
+        Self {
+            id,
+            kind,
+            owner,
+            state: JobState::Queued,
+            done: 0,
+            total,
+            attempts: 0,
+            error: None,
+            created: now,
+            updated: now,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,16 @@ impl Default for AppOptions {
     }
 }
 
+impl AppOptions {
+    /// The default stack without workers, for tests that start their own or need none.
+    pub fn without_workers() -> Self {
+        Self {
+            workers: 0,
+            ..Self::default()
+        }
+    }
+}
+
 /// The running stack.
 pub struct TestApp {
     /// The private directory.
@@ -236,6 +246,31 @@ impl TestApp {
         assert_eq!(response.status(), 202, "the change is accepted");
         let body: Value = response.json().await.expect("a JSON answer");
         body["job"]["id"].as_str().expect("a job id").to_owned()
+    }
+
+    /// The demo account `uid` as the service account reads it.
+    pub async fn account_entry(&self, uid: &str) -> ldap3::SearchEntry {
+        let (dn, password) = self.service();
+        let mut entries = crate::ldap::search(
+            &self.slapd.url(),
+            (&dn, &password),
+            &crate::demo::dn(uid),
+            "(objectClass=*)",
+        )
+        .await;
+        entries.pop().expect("the account exists")
+    }
+
+    /// Every job record in the directory, as `ldapsearch` shows them.
+    pub async fn job_entries(&self) -> Vec<ldap3::SearchEntry> {
+        let (dn, password) = self.service();
+        crate::ldap::search(
+            &self.slapd.url(),
+            (&dn, &password),
+            "ou=jobs,dc=example,dc=org",
+            "(objectClass=latchkeyJob)",
+        )
+        .await
     }
 
     /// Waits until the job has finished (succeeded or failed) and returns it.

@@ -12,19 +12,25 @@ pub async fn bind_succeeds(url: &str, dn: &str, password: &str) -> bool {
     result.rc == 0
 }
 
-/// The entries under `base` matching `filter`, read as `bind_dn`.
-pub async fn search(
-    url: &str,
-    (bind_dn, password): (&str, &str),
-    base: &str,
-    filter: &str,
-) -> Vec<SearchEntry> {
+/// A connection bound as `bind_dn`.
+async fn connect_as(url: &str, (bind_dn, password): (&str, &str)) -> ldap3::Ldap {
     let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
     ldap3::drive!(connection);
     ldap.simple_bind(bind_dn, password)
         .await
         .and_then(|result| result.success())
         .expect("the bind succeeds");
+    ldap
+}
+
+/// The entries under `base` matching `filter`, read with `credentials`.
+pub async fn search(
+    url: &str,
+    credentials: (&str, &str),
+    base: &str,
+    filter: &str,
+) -> Vec<SearchEntry> {
+    let mut ldap = connect_as(url, credentials).await;
     let (entries, _) = ldap
         .search(base, Scope::Subtree, filter, vec!["*", "+"])
         .await
@@ -34,28 +40,18 @@ pub async fn search(
     entries.into_iter().map(SearchEntry::construct).collect()
 }
 
-/// Deletes `dn` as `bind_dn`.
-pub async fn delete(url: &str, (bind_dn, password): (&str, &str), dn: &str) {
-    let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
-    ldap3::drive!(connection);
-    ldap.simple_bind(bind_dn, password)
-        .await
-        .and_then(|result| result.success())
-        .expect("the bind succeeds");
+/// Deletes `dn`, bound with `credentials`.
+pub async fn delete(url: &str, credentials: (&str, &str), dn: &str) {
+    let mut ldap = connect_as(url, credentials).await;
     ldap.delete(dn)
         .await
         .and_then(|result| result.success())
         .expect("the delete succeeds");
 }
 
-/// Adds a Latchkey account `uid` whose password hash is `hash`, as `bind_dn`.
-pub async fn add_account(url: &str, (bind_dn, password): (&str, &str), uid: &str, hash: &str) {
-    let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
-    ldap3::drive!(connection);
-    ldap.simple_bind(bind_dn, password)
-        .await
-        .and_then(|result| result.success())
-        .expect("the bind succeeds");
+/// Adds a Latchkey account `uid` whose password hash is `hash`, bound with `credentials`.
+pub async fn add_account(url: &str, credentials: (&str, &str), uid: &str, hash: &str) {
+    let mut ldap = connect_as(url, credentials).await;
     let dn = format!("uid={uid},ou=people,dc=example,dc=org");
     let mail = format!("{uid}@example.org");
     let attributes = vec![

@@ -38,6 +38,22 @@ impl ProbeState {
         self.writes_reached.load(Ordering::SeqCst)
     }
 
+    /// Waits until a password write has reached the gate.
+    pub async fn until_write_reached(&self) {
+        crate::eventually("a password write to reach the probe", 20, || async {
+            (self.writes_reached() > 0).then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until a directory operation has failed.
+    pub async fn until_failure(&self) {
+        crate::eventually("a directory operation to fail", 20, || async {
+            (self.failures() > 0).then_some(())
+        })
+        .await;
+    }
+
     /// Lets every held write (and every later one) through.
     pub fn open_gate(&self) {
         self.hold_writes.store(false, Ordering::SeqCst);

@@ -70,23 +70,14 @@ impl Accounts for LdapDirectory {
     }
 
     async fn account_at(&self, dn: &Dn) -> Result<Option<Account>> {
-        let mut ldap = self.conn().await?;
-        let outcome = ldap
-            .search(
+        let entry = self
+            .read_entry(
                 dn.as_str(),
-                Scope::Base,
                 "(objectClass=inetOrgPerson)",
                 ACCOUNT_ATTRIBUTES,
             )
-            .await;
-        match check(outcome.and_then(|result| result.success())) {
-            Ok((entries, _)) => Ok(entries
-                .into_iter()
-                .next()
-                .map(|entry| account_from(SearchEntry::construct(entry)))),
-            Err(DirectoryError::NoSuchEntry) => Ok(None),
-            Err(other) => Err(other),
-        }
+            .await?;
+        Ok(entry.map(account_from))
     }
 
     async fn bind_succeeds(&self, dn: &Dn, password: &SecretString) -> Result<bool> {

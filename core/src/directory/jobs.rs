@@ -1,10 +1,10 @@
 use super::entry::{first, generalized_time, number, timestamp};
 use super::pool::check;
 use super::ttl::refresh;
-use super::{DirectoryError, JobStore, JobUpdate, LdapDirectory, Result};
+use super::{JobStore, JobUpdate, LdapDirectory, Result};
 use crate::domain::{Dn, JobId};
 use crate::job::{JobKind, JobRecord, JobState};
-use ldap3::{Mod, Scope, SearchEntry};
+use ldap3::{Mod, SearchEntry};
 use std::collections::HashSet;
 use time::OffsetDateTime;
 
@@ -63,23 +63,14 @@ impl JobStore for LdapDirectory {
     }
 
     async fn job(&self, id: JobId) -> Result<Option<JobRecord>> {
-        let mut ldap = self.conn().await?;
-        let outcome = ldap
-            .search(
+        let entry = self
+            .read_entry(
                 self.job_dn(id).as_str(),
-                Scope::Base,
                 "(objectClass=latchkeyJob)",
-                vec!["*"],
+                &["*"],
             )
-            .await;
-        match check(outcome.and_then(|result| result.success())) {
-            Ok((entries, _)) => Ok(entries
-                .into_iter()
-                .next()
-                .and_then(|entry| record_from(&SearchEntry::construct(entry)))),
-            Err(DirectoryError::NoSuchEntry) => Ok(None),
-            Err(other) => Err(other),
-        }
+            .await?;
+        Ok(entry.as_ref().and_then(record_from))
     }
 
     async fn update_job(&self, id: JobId, update: JobUpdate, at: OffsetDateTime) -> Result<()> {
@@ -131,10 +122,8 @@ impl JobStore for LdapDirectory {
 
     async fn delete_job(&self, id: JobId) -> Result<()> {
         let mut ldap = self.conn().await?;
-        let outcome = ldap.delete(self.job_dn(id).as_str()).await;
-        match check(outcome.and_then(|result| result.success())) {
-            Ok(_) | Err(DirectoryError::NoSuchEntry) => Ok(()),
-            Err(other) => Err(other),
-        }
+        self.delete_entry(&mut ldap, self.job_dn(id).as_str())
+            .await
+            .map(drop)
     }
 }

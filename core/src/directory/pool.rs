@@ -103,6 +103,37 @@ impl LdapDirectory {
         self.pool.manager().connect().await.map_err(classify)
     }
 
+    /// The entry at `dn` if it exists and matches `filter`.
+    pub(super) async fn read_entry(
+        &self,
+        dn: &str,
+        filter: &str,
+        attributes: &[&str],
+    ) -> Result<Option<ldap3::SearchEntry>> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap
+            .search(dn, ldap3::Scope::Base, filter, attributes)
+            .await;
+        match check(outcome.and_then(|result| result.success())) {
+            Ok((entries, _)) => Ok(entries
+                .into_iter()
+                .next()
+                .map(ldap3::SearchEntry::construct)),
+            Err(DirectoryError::NoSuchEntry) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Deletes the entry at `dn`; an entry already gone is not an error.
+    pub(super) async fn delete_entry(&self, ldap: &mut PooledLdap, dn: &str) -> Result<bool> {
+        let outcome = ldap.delete(dn).await;
+        match check(outcome.and_then(|result| result.success())) {
+            Ok(_) => Ok(true),
+            Err(DirectoryError::NoSuchEntry) => Ok(false),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Whether the directory answers a service-bound read of the suffix.
     pub async fn ping(&self) -> Result<()> {
         let mut ldap = self.conn().await?;

@@ -1,7 +1,7 @@
 use super::entry::{first, generalized_time, timestamp};
 use super::pool::check;
 use super::ttl::refresh;
-use super::{DirectoryError, LdapDirectory, Result, SessionEntry, SessionStore};
+use super::{LdapDirectory, Result, SessionEntry, SessionStore};
 use crate::domain::Dn;
 use ldap3::{Scope, SearchEntry};
 use std::collections::HashSet;
@@ -51,32 +51,21 @@ impl SessionStore for LdapDirectory {
     }
 
     async fn session(&self, id: &str) -> Result<Option<SessionEntry>> {
-        let mut ldap = self.conn().await?;
-        let outcome = ldap
-            .search(
+        let entry = self
+            .read_entry(
                 self.session_dn(id).as_str(),
-                Scope::Base,
                 "(objectClass=latchkeySession)",
-                vec!["*"],
+                &["*"],
             )
-            .await;
-        match check(outcome.and_then(|result| result.success())) {
-            Ok((entries, _)) => Ok(entries
-                .into_iter()
-                .next()
-                .and_then(|entry| session_from(&SearchEntry::construct(entry)))),
-            Err(DirectoryError::NoSuchEntry) => Ok(None),
-            Err(other) => Err(other),
-        }
+            .await?;
+        Ok(entry.as_ref().and_then(session_from))
     }
 
     async fn delete_session(&self, id: &str) -> Result<()> {
         let mut ldap = self.conn().await?;
-        let outcome = ldap.delete(self.session_dn(id).as_str()).await;
-        match check(outcome.and_then(|result| result.success())) {
-            Ok(_) | Err(DirectoryError::NoSuchEntry) => Ok(()),
-            Err(other) => Err(other),
-        }
+        self.delete_entry(&mut ldap, self.session_dn(id).as_str())
+            .await
+            .map(drop)
     }
 
     async fn delete_sessions_of(&self, owner: &Dn, keep: Option<&str>) -> Result<usize> {
@@ -100,11 +89,8 @@ impl SessionStore for LdapDirectory {
             if first(&entry, "latchkeySessionId").is_some_and(|id| Some(id) == keep) {
                 continue;
             }
-            let outcome = ldap.delete(&entry.dn).await;
-            match check(outcome.and_then(|result| result.success())) {
-                Ok(_) => ended += 1,
-                Err(DirectoryError::NoSuchEntry) => {}
-                Err(other) => return Err(other),
+            if self.delete_entry(&mut ldap, &entry.dn).await? {
+                ended += 1;
             }
         }
         Ok(ended)

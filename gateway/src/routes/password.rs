@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::{Accounts, JobStore, SessionStore};
 use latchkey_core::domain::JobId;
-use latchkey_core::job::{ChangePassword, JobKind, JobMessage, JobRecord, JobState};
+use latchkey_core::job::{ChangePassword, JobKind, JobMessage, JobRecord};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -66,18 +66,7 @@ where
         .now()
         .replace_nanosecond(0)
         .unwrap_or(state.clock.now());
-    let record = JobRecord {
-        id: job_id,
-        kind: JobKind::ChangePassword,
-        owner: account.dn.clone(),
-        state: JobState::Queued,
-        done: 0,
-        total: 1,
-        attempts: 0,
-        error: None,
-        created: now,
-        updated: now,
-    };
+    let record = JobRecord::queued(job_id, JobKind::ChangePassword, account.dn.clone(), 1, now);
     let message = JobMessage::ChangePassword(ChangePassword {
         job_id,
         account: account.dn.clone(),

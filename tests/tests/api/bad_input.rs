@@ -14,11 +14,7 @@ async fn problem(response: reqwest::Response) -> (u16, Value) {
 
 #[tokio::test]
 async fn bad_bodies_get_specific_problems() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
     let url = format!("{}/api/password", app.address);
 
@@ -82,11 +78,7 @@ async fn bad_bodies_get_specific_problems() {
 
 #[tokio::test]
 async fn a_request_from_another_origin_is_refused() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
     let response = client
         .post(format!("{}/api/password", app.address))
@@ -111,11 +103,7 @@ async fn a_request_from_another_origin_is_refused() {
 
 #[tokio::test]
 async fn a_job_is_visible_to_its_owner_only() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let alice = app.signed_in(ALICE).await;
     let job = app
         .change_password(&alice, ALICE.1, "Quietly-Orbiting-Walrus-93")

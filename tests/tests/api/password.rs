@@ -29,14 +29,7 @@ async fn a_changed_password_opens_an_ldap_bind_and_the_old_one_does_not() {
         401
     );
 
-    let (service_dn, service_password) = app.service();
-    let entry = &ldap::search(
-        &app.slapd.url(),
-        (&service_dn, &service_password),
-        &dn,
-        "(objectClass=*)",
-    )
-    .await[0];
+    let entry = app.account_entry("alice").await;
     let primary = &entry.attrs["latchkeyPrimaryPassword"][0];
     assert!(primary.starts_with("{ARGON2}$argon2id$"), "{primary}");
     assert_eq!(entry.attrs["userPassword"], vec![primary.clone()]);
@@ -48,7 +41,6 @@ async fn a_changed_password_opens_an_ldap_bind_and_the_old_one_does_not() {
 #[tokio::test]
 async fn a_legacy_account_becomes_managed_with_its_first_change() {
     let app = spawn_app(AppOptions::default()).await;
-    let (service_dn, service_password) = app.service();
     for (index, (uid, password)) in [CAROL, DAVE].into_iter().enumerate() {
         let client = app.signed_in((uid, password)).await;
         let new = format!("{NEW_PASSWORD}-{index}");
@@ -63,13 +55,7 @@ async fn a_legacy_account_becomes_managed_with_its_first_change() {
             !ldap::bind_succeeds(&app.slapd.url(), &dn, password).await,
             "{uid}"
         );
-        let entry = &ldap::search(
-            &app.slapd.url(),
-            (&service_dn, &service_password),
-            &dn,
-            "(objectClass=*)",
-        )
-        .await[0];
+        let entry = app.account_entry(uid).await;
         assert!(
             entry.attrs["objectClass"]
                 .iter()
@@ -85,11 +71,7 @@ async fn a_legacy_account_becomes_managed_with_its_first_change() {
 
 #[tokio::test]
 async fn every_policy_refusal_names_its_rule_and_queues_nothing() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
     let cases = [
         ("Short-1!", "too-short"),
@@ -114,14 +96,7 @@ async fn every_policy_refusal_names_its_rule_and_queues_nothing() {
         assert_eq!(body["field"], "new");
         assert!(!body["detail"].as_str().unwrap().is_empty());
     }
-    let (service_dn, service_password) = app.service();
-    let jobs = ldap::search(
-        &app.slapd.url(),
-        (&service_dn, &service_password),
-        "ou=jobs,dc=example,dc=org",
-        "(objectClass=latchkeyJob)",
-    )
-    .await;
+    let jobs = app.job_entries().await;
     assert!(jobs.is_empty(), "no job was recorded");
 }
 
@@ -185,14 +160,7 @@ async fn an_unreachable_broker_gives_503_and_leaves_no_job() {
     assert!(response.headers().contains_key("retry-after"));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["type"], "/problems/broker-unavailable");
-    let (service_dn, service_password) = app.service();
-    let jobs = ldap::search(
-        &app.slapd.url(),
-        (&service_dn, &service_password),
-        "ou=jobs,dc=example,dc=org",
-        "(objectClass=latchkeyJob)",
-    )
-    .await;
+    let jobs = app.job_entries().await;
     assert!(jobs.is_empty(), "the unqueued job's record is gone");
     assert!(ldap::bind_succeeds(&app.slapd.url(), &demo::dn("alice"), ALICE.1).await);
 }

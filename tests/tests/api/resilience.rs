@@ -16,18 +16,7 @@ async fn queued_job(app: &TestApp, uid: &str, password: &str) -> JobMessage {
     let job_id = JobId::new();
     let account = Dn::from_directory(demo::dn(uid));
     let now = time::OffsetDateTime::now_utc();
-    let record = JobRecord {
-        id: job_id,
-        kind: JobKind::ChangePassword,
-        owner: account.clone(),
-        state: JobState::Queued,
-        done: 0,
-        total: 1,
-        attempts: 0,
-        error: None,
-        created: now,
-        updated: now,
-    };
+    let record = JobRecord::queued(job_id, JobKind::ChangePassword, account.clone(), 1, now);
     app.directory().create_job(&record).await.unwrap();
     let keyring = app.context(()).keyring;
     JobMessage::ChangePassword(ChangePassword {
@@ -45,11 +34,7 @@ async fn revision(directory: &LdapDirectory, uid: &str) -> Option<u64> {
 
 #[tokio::test]
 async fn two_changes_applied_in_the_wrong_order_leave_the_newer_password() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let older = queued_job(&app, "alice", OLDER).await;
     let newer = queued_job(&app, "alice", NEWER).await;
     let context = app.context(app.directory());
@@ -67,11 +52,7 @@ async fn two_changes_applied_in_the_wrong_order_leave_the_newer_password() {
 
 #[tokio::test]
 async fn a_redelivered_job_changes_nothing() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let job = queued_job(&app, "bob", NEWER).await;
     let context = app.context(app.directory());
     assert_eq!(process(&context, &job, 1).await, Outcome::Done);
@@ -98,11 +79,7 @@ async fn a_redelivered_job_changes_nothing() {
 
 #[tokio::test]
 async fn a_job_for_a_deleted_account_fails_at_once_with_a_reason() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let job = queued_job(&app, "bob", NEWER).await;
     let (service_dn, service_password) = app.service();
     ldap::delete(
@@ -121,20 +98,13 @@ async fn a_job_for_a_deleted_account_fails_at_once_with_a_reason() {
 
 #[tokio::test]
 async fn a_worker_stopped_mid_job_leaves_it_to_another() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
     let gated = Probe::gated(app.directory());
     let seen = gated.state.clone();
     let first = app.start_worker(gated).await;
     let job = app.change_password(&client, ALICE.1, NEWER).await;
-    eventually("the first worker to hold the job", 20, || async {
-        (seen.writes_reached() > 0).then_some(())
-    })
-    .await;
+    seen.until_write_reached().await;
     first.kill().await;
     let _second = app.start_worker(app.directory()).await;
     let finished = app.finished_job(&client, &job).await;
@@ -144,20 +114,13 @@ async fn a_worker_stopped_mid_job_leaves_it_to_another() {
 
 #[tokio::test]
 async fn a_stopping_worker_finishes_the_job_in_hand() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
     let gated = Probe::gated(app.directory());
     let seen = gated.state.clone();
     let worker = app.start_worker(gated).await;
     let job = app.change_password(&client, ALICE.1, NEWER).await;
-    eventually("the worker to hold the job", 20, || async {
-        (seen.writes_reached() > 0).then_some(())
-    })
-    .await;
+    seen.until_write_reached().await;
     worker.begin_shutdown();
     seen.open_gate();
     worker.shutdown().await;
@@ -174,21 +137,14 @@ async fn a_stopping_worker_finishes_the_job_in_hand() {
 
 #[tokio::test]
 async fn a_job_waits_out_a_directory_outage_and_lands() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(BOB).await;
     let job = app.change_password(&client, BOB.1, NEWER).await;
     app.slapd.stop();
     let probe = Probe::new(app.directory());
     let seen = probe.state.clone();
     let _worker = app.start_worker(probe).await;
-    eventually("the worker to meet the outage", 20, || async {
-        (seen.failures() > 0).then_some(())
-    })
-    .await;
+    seen.until_failure().await;
     app.slapd.resume();
     let finished = app.finished_job(&client, &job).await;
     assert_eq!(finished["state"], "succeeded", "{finished}");

@@ -4,11 +4,7 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn the_right_password_opens_a_session_that_shows_the_account() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.client();
     let response = app
         .post(
@@ -41,11 +37,7 @@ async fn the_right_password_opens_a_session_that_shows_the_account() {
 
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.client();
     let wrong = app
         .post(
@@ -130,11 +122,7 @@ async fn repeated_failures_from_one_address_are_rate_limited_across_accounts() {
 
 #[tokio::test]
 async fn legacy_accounts_sign_in_with_any_scheme_slapd_verifies() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     for (uid, password) in [CAROL, DAVE, ERIN] {
         app.signed_in((uid, password)).await;
         let client = app.client();
@@ -149,11 +137,7 @@ async fn legacy_accounts_sign_in_with_any_scheme_slapd_verifies() {
 
 #[tokio::test]
 async fn filter_injection_in_the_username_matches_nobody() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.client();
     for username in [
         "*)(uid=*",
@@ -170,11 +154,7 @@ async fn filter_injection_in_the_username_matches_nobody() {
 
 #[tokio::test]
 async fn signing_out_ends_the_session() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
     let response = client
         .delete(format!("{}/api/session", app.address))
@@ -187,11 +167,7 @@ async fn signing_out_ends_the_session() {
 
 #[tokio::test]
 async fn a_forged_cookie_is_not_a_session() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let response = reqwest::Client::new()
         .get(format!("{}/api/account", app.address))
         .header("cookie", "latchkey_session=forged")
@@ -205,11 +181,7 @@ async fn a_forged_cookie_is_not_a_session() {
 
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
-    let app = spawn_app(AppOptions {
-        workers: 0,
-        ..Default::default()
-    })
-    .await;
+    let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.client();
     assert_eq!(app.get(&client, "/healthz").await.status(), 200);
     assert_eq!(app.get(&client, "/readyz").await.status(), 200);
