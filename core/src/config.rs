@@ -22,6 +22,14 @@ pub enum ConfigError {
         /// How to make one.
         how: &'static str,
     },
+    /// A value is out of its range.
+    #[error("`{key}` {rule}")]
+    OutOfRange {
+        /// The dotted key.
+        key: &'static str,
+        /// What the value must be.
+        rule: &'static str,
+    },
     /// A secret file could not be read.
     #[error("could not read the secret file {path} for `{key}`: {source}")]
     SecretFile {
@@ -53,6 +61,8 @@ pub struct Settings {
     pub worker: WorkerSettings,
     /// Job records.
     pub jobs: JobSettings,
+    /// Two-factor authentication.
+    pub totp: TotpSettings,
 }
 
 /// Where the directory is and how Latchkey binds to it.
@@ -170,6 +180,28 @@ pub struct JobSettings {
     pub ttl_seconds: u32,
 }
 
+/// Two-factor authentication with TOTP.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TotpSettings {
+    /// The issuer authenticator apps show next to the account.
+    pub issuer: String,
+    /// HMAC of new enrolments: `SHA1` (every app), `SHA256` or `SHA512`.
+    pub algorithm: crate::totp::TotpAlgorithm,
+    /// Digits of new enrolments: 6 or 8.
+    pub digits: u8,
+    /// Seconds per code.
+    pub period_seconds: u64,
+    /// While 2FA is on, mail clients must use app passwords: the primary
+    /// password leaves `userPassword`.
+    pub mail_requires_app_password: bool,
+    /// How long an enrolment may take from QR code to confirmation.
+    pub enrolment_minutes: u64,
+    /// How long the second step of a sign-in may take.
+    pub challenge_minutes: u64,
+    /// Recovery codes made at a time.
+    pub recovery_codes: usize,
+}
+
 /// The file-or-inline form of the sections that hold secrets.
 #[derive(Deserialize)]
 struct RawLdap {
@@ -204,6 +236,7 @@ struct RawSettings {
     argon2: Argon2Settings,
     worker: WorkerSettings,
     jobs: JobSettings,
+    totp: TotpSettings,
 }
 
 const DEFAULTS: &str = include_str!("config/defaults.toml");
@@ -240,6 +273,18 @@ impl Settings {
 
 impl RawSettings {
     fn resolve(self) -> Result<Settings, ConfigError> {
+        if !matches!(self.totp.digits, 6 | 8) {
+            return Err(ConfigError::OutOfRange {
+                key: "totp.digits",
+                rule: "is 6 or 8",
+            });
+        }
+        if self.totp.period_seconds == 0 {
+            return Err(ConfigError::OutOfRange {
+                key: "totp.period_seconds",
+                rule: "is at least 1",
+            });
+        }
         let ldap = self.ldap;
         let secrets = self.secrets;
         Ok(Settings {
@@ -283,6 +328,7 @@ impl RawSettings {
             argon2: self.argon2,
             worker: self.worker,
             jobs: self.jobs,
+            totp: self.totp,
         })
     }
 }

@@ -42,6 +42,15 @@ pub enum JobMessage {
     /// Set the account's primary password.
     #[serde(rename = "change_password/v1")]
     ChangePassword(ChangePassword),
+    /// Store a confirmed TOTP enrolment and its recovery codes.
+    #[serde(rename = "enable_totp/v1")]
+    EnableTotp(EnableTotp),
+    /// Turn TOTP off.
+    #[serde(rename = "disable_totp/v1")]
+    DisableTotp(DisableTotp),
+    /// Replace the recovery codes.
+    #[serde(rename = "regenerate_recovery_codes/v1")]
+    RegenerateRecoveryCodes(RegenerateRecoveryCodes),
 }
 
 impl JobMessage {
@@ -49,6 +58,9 @@ impl JobMessage {
     pub fn job_id(&self) -> JobId {
         match self {
             JobMessage::ChangePassword(job) => job.job_id,
+            JobMessage::EnableTotp(job) => job.job_id,
+            JobMessage::DisableTotp(job) => job.job_id,
+            JobMessage::RegenerateRecoveryCodes(job) => job.job_id,
         }
     }
 
@@ -56,6 +68,9 @@ impl JobMessage {
     pub fn kind(&self) -> JobKind {
         match self {
             JobMessage::ChangePassword(_) => JobKind::ChangePassword,
+            JobMessage::EnableTotp(_) => JobKind::EnableTotp,
+            JobMessage::DisableTotp(_) => JobKind::DisableTotp,
+            JobMessage::RegenerateRecoveryCodes(_) => JobKind::RegenerateRecoveryCodes,
         }
     }
 
@@ -82,8 +97,54 @@ pub struct ChangePassword {
 impl ChangePassword {
     /// The sealing context of the new password: it opens only for this job.
     pub fn seal_context(job_id: JobId) -> String {
-        format!("change_password/{job_id}")
+        seal_context(job_id, "new_password")
     }
+}
+
+/// The sealing context of a secret `field` inside job `job_id`: a sealed
+/// value opens only for the job and field it was made for.
+pub fn seal_context(job_id: JobId, field: &str) -> String {
+    format!("job/{job_id}/{field}")
+}
+
+/// A confirmed TOTP enrolment to store. The gateway has checked a code
+/// against the secret already.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EnableTotp {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account turning 2FA on.
+    pub account: Dn,
+    /// The TOTP secret, sealed for [`seal_context`]`(job_id, "totp_secret")`.
+    pub sealed_secret: String,
+    /// The parameters in their stored form (`SHA1/6/30`).
+    pub params: String,
+    /// The step of the code that confirmed the enrolment (never accepted again).
+    pub accepted_step: u64,
+    /// The recovery codes as a JSON list, sealed for `(job_id, "recovery_codes")`.
+    pub sealed_recovery_codes: String,
+    /// Whether mail clients must use app passwords from now on.
+    pub mail_requires_app_password: bool,
+}
+
+/// Turn TOTP off and give mail clients the primary password back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DisableTotp {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account turning 2FA off.
+    pub account: Dn,
+}
+
+/// Replace the recovery codes with new ones.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegenerateRecoveryCodes {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account.
+    pub account: Dn,
+    /// The new codes as a JSON list, sealed for `(job_id, "recovery_codes")`.
+    pub sealed_recovery_codes: String,
 }
 
 /// What a job does, as recorded in its job record.
@@ -92,28 +153,45 @@ impl ChangePassword {
 pub enum JobKind {
     /// See [`ChangePassword`].
     ChangePassword,
+    /// See [`EnableTotp`].
+    EnableTotp,
+    /// See [`DisableTotp`].
+    DisableTotp,
+    /// See [`RegenerateRecoveryCodes`].
+    RegenerateRecoveryCodes,
 }
 
 impl JobKind {
+    /// Every kind.
+    pub const ALL: [JobKind; 4] = [
+        JobKind::ChangePassword,
+        JobKind::EnableTotp,
+        JobKind::DisableTotp,
+        JobKind::RegenerateRecoveryCodes,
+    ];
+
     /// The kind as stored in the directory.
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::ChangePassword => "change_password",
+            JobKind::EnableTotp => "enable_totp",
+            JobKind::DisableTotp => "disable_totp",
+            JobKind::RegenerateRecoveryCodes => "regenerate_recovery_codes",
         }
     }
 
     /// Parses a kind stored in the directory.
     pub fn parse(raw: &str) -> Option<Self> {
-        match raw {
-            "change_password" => Some(JobKind::ChangePassword),
-            _ => None,
-        }
+        Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
     }
 
     /// The queue jobs of this kind travel on.
     pub fn queue(self) -> Queue {
         match self {
-            JobKind::ChangePassword => Queue::Credentials,
+            JobKind::ChangePassword
+            | JobKind::EnableTotp
+            | JobKind::DisableTotp
+            | JobKind::RegenerateRecoveryCodes => Queue::Credentials,
         }
     }
 }

@@ -11,5 +11,6 @@ pub mod job;
 pub mod password;
 pub mod seal;
 pub mod telemetry;
+pub mod totp;
 
 pub use secrecy::{ExposeSecret, SecretString};

@@ -1,11 +1,13 @@
 //! Latchkey gateway: authenticates sessions, validates requests, records and
 //! queues jobs. Slow or retryable work never happens on the request path.
 
+pub mod enqueue;
 pub mod extract;
 pub mod origin;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
+pub mod second_factor;
 pub mod session;
 pub mod state;
 pub mod verify;
@@ -15,7 +17,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::routing::{get, post};
 use latchkey_core::broker::AmqpPublisher;
-use latchkey_core::clock::SystemClock;
+use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
 use std::net::SocketAddr;
@@ -34,13 +36,18 @@ const OPENAPI: &str = include_str!("openapi.json");
 
 /// Builds the gateway's state from the settings, connecting nothing yet.
 pub fn gateway(settings: &Settings) -> anyhow::Result<Arc<Gateway>> {
+    gateway_with_clock(settings, Arc::new(SystemClock))
+}
+
+/// [`gateway`] with another clock (tests move time instead of sleeping).
+pub fn gateway_with_clock(
+    settings: &Settings,
+    clock: Arc<dyn Clock>,
+) -> anyhow::Result<Arc<Gateway>> {
     let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
     let publisher = AmqpPublisher::new(&settings.broker);
     Ok(Arc::new(AppState::new(
-        settings,
-        directory,
-        publisher,
-        Arc::new(SystemClock),
+        settings, directory, publisher, clock,
     )?))
 }
 
@@ -54,7 +61,24 @@ pub fn router(state: Arc<Gateway>) -> Router {
             "/api/session",
             post(routes::session::sign_in::<D, P>).delete(routes::session::sign_out::<D, P>),
         )
+        .route(
+            "/api/session/totp",
+            post(routes::session::second_step::<D, P>),
+        )
         .route("/api/account", get(routes::account::show))
+        .route(
+            "/api/totp/enrolment",
+            post(routes::two_factor::start_enrolment::<D, P>),
+        )
+        .route(
+            "/api/totp",
+            post(routes::two_factor::confirm_enrolment::<D, P>)
+                .delete(routes::two_factor::disable::<D, P>),
+        )
+        .route(
+            "/api/totp/recovery-codes",
+            post(routes::two_factor::regenerate_recovery_codes::<D, P>),
+        )
         .route("/api/password", post(routes::password::change::<D, P>))
         .route("/api/jobs/{id}", get(routes::jobs::show::<D, P>))
         .route(

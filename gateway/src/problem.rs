@@ -39,9 +39,12 @@ pub enum ApiError {
     /// No valid session cookie.
     #[error("sign in first")]
     NotSignedIn,
-    /// The current password given with a change is wrong.
-    #[error("the current password is incorrect")]
-    WrongCurrentPassword,
+    /// The password given to confirm a change is wrong.
+    #[error("the password is incorrect")]
+    WrongPassword {
+        /// The field that held it.
+        field: &'static str,
+    },
     /// A state-changing request came from another site.
     #[error("requests from other sites are refused")]
     CrossOrigin,
@@ -54,6 +57,47 @@ pub enum ApiError {
     /// The new password is the current one.
     #[error("the new password is the same as the current one")]
     PasswordUnchanged,
+    /// An enrolment token that is not one of ours, or not this account's.
+    #[error("the enrolment token is not valid; start the enrolment again")]
+    InvalidEnrolmentToken,
+    /// An enrolment token past its time.
+    #[error("the enrolment has expired; start it again and confirm within the time shown")]
+    EnrolmentExpired,
+    /// A sign-in challenge that is not valid any more.
+    #[error("the sign-in step has expired or was used; sign in with your password again")]
+    InvalidChallenge,
+    /// A code or recovery code of the wrong shape.
+    #[error("{detail}")]
+    MalformedCode {
+        /// `code` or `recovery_code`.
+        field: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// A code or recovery code that does not match.
+    #[error("the code is not correct")]
+    WrongCode {
+        /// `code` or `recovery_code`.
+        field: &'static str,
+    },
+    /// A code whose time step was used already, or a recovery code used already.
+    #[error("this code was used already; wait for the next one")]
+    CodeAlreadyUsed {
+        /// `code` or `recovery_code`.
+        field: &'static str,
+    },
+    /// Neither a code nor a recovery code was given.
+    #[error("give a `code` from your authenticator app or a `recovery_code`")]
+    SecondFactorMissing,
+    /// Two-factor authentication is on already.
+    #[error("two-factor authentication is already on")]
+    TwoFactorAlreadyOn,
+    /// Two-factor authentication is off.
+    #[error("two-factor authentication is off")]
+    TwoFactorOff,
+    /// An account not yet managed by Latchkey must change its password first.
+    #[error("change your password once before turning on two-factor authentication")]
+    PasswordChangeRequired,
     /// Too many failures; try again after the delay.
     #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
     RateLimited(Duration),
@@ -62,6 +106,9 @@ pub enum ApiError {
         "the request could not be queued right now; nothing was changed, please try again in a minute"
     )]
     BrokerUnavailable(#[source] PublishError),
+    /// Something that should not happen did; the log has the details.
+    #[error("something went wrong on our side; nothing was changed")]
+    Internal(String),
     /// The directory could not be reached.
     #[error(
         "the account directory is unavailable right now; nothing was changed, please try again in a minute"
@@ -104,16 +151,26 @@ impl ApiError {
             ApiError::MissingField(_)
             | ApiError::InvalidField { .. }
             | ApiError::Policy(_)
-            | ApiError::PasswordUnchanged => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::PasswordUnchanged
+            | ApiError::InvalidEnrolmentToken
+            | ApiError::EnrolmentExpired
+            | ApiError::MalformedCode { .. }
+            | ApiError::SecondFactorMissing => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::InvalidChallenge => StatusCode::UNAUTHORIZED,
+            ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. } => StatusCode::FORBIDDEN,
+            ApiError::TwoFactorAlreadyOn
+            | ApiError::TwoFactorOff
+            | ApiError::PasswordChangeRequired => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidCredentials | ApiError::NotSignedIn => StatusCode::UNAUTHORIZED,
-            ApiError::WrongCurrentPassword | ApiError::CrossOrigin => StatusCode::FORBIDDEN,
+            ApiError::WrongPassword { .. } | ApiError::CrossOrigin => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BrokerUnavailable(_) | ApiError::DirectoryUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -127,13 +184,24 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::InvalidCredentials => "invalid-credentials",
             ApiError::NotSignedIn => "not-signed-in",
-            ApiError::WrongCurrentPassword => "wrong-current-password",
+            ApiError::WrongPassword { .. } => "wrong-password",
             ApiError::CrossOrigin => "cross-origin",
             ApiError::NotFound => "not-found",
             ApiError::Policy(_) | ApiError::PasswordUnchanged => "password-policy",
+            ApiError::InvalidEnrolmentToken => "invalid-enrolment-token",
+            ApiError::EnrolmentExpired => "enrolment-expired",
+            ApiError::InvalidChallenge => "invalid-challenge",
+            ApiError::MalformedCode { .. } => "malformed-code",
+            ApiError::WrongCode { .. } => "wrong-code",
+            ApiError::CodeAlreadyUsed { .. } => "code-already-used",
+            ApiError::SecondFactorMissing => "second-factor-missing",
+            ApiError::TwoFactorAlreadyOn => "two-factor-already-on",
+            ApiError::TwoFactorOff => "two-factor-off",
+            ApiError::PasswordChangeRequired => "password-change-required",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::BrokerUnavailable(_) => "broker-unavailable",
             ApiError::DirectoryUnavailable(_) => "directory-unavailable",
+            ApiError::Internal(_) => "internal",
         }
     }
 
@@ -141,7 +209,13 @@ impl ApiError {
         match self {
             ApiError::MissingField(field) | ApiError::InvalidField { field, .. } => Some(field),
             ApiError::Policy(_) | ApiError::PasswordUnchanged => Some("new"),
-            ApiError::WrongCurrentPassword => Some("current"),
+            ApiError::WrongPassword { field } => Some(field),
+            ApiError::InvalidEnrolmentToken | ApiError::EnrolmentExpired => Some("token"),
+            ApiError::InvalidChallenge => Some("challenge"),
+            ApiError::MalformedCode { field, .. }
+            | ApiError::WrongCode { field }
+            | ApiError::CodeAlreadyUsed { field } => Some(field),
+            ApiError::SecondFactorMissing => Some("code"),
             _ => None,
         }
     }
@@ -160,7 +234,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            let chain = error_chain(&self);
+            let chain = match &self {
+                ApiError::Internal(cause) => cause.clone(),
+                other => error_chain(other),
+            };
             tracing::error!(error = %chain, "request failed");
         }
         let rule = match &self {

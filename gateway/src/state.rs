@@ -5,7 +5,7 @@ use axum_extra::extract::cookie::Key;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::clock::Clock;
-use latchkey_core::config::Settings;
+use latchkey_core::config::{Settings, TotpSettings};
 use latchkey_core::password::{PasswordHasher, PasswordPolicy};
 use latchkey_core::seal::Keyring;
 use secrecy::{ExposeSecret, SecretString};
@@ -27,8 +27,12 @@ pub struct AppState<D, P> {
     /// A hash of a random password with the configured cost, verified for
     /// unknown users so that they take as long as known ones.
     pub dummy_hash: String,
-    /// Seals secrets into job messages.
+    /// Seals secrets into job messages and tokens the gateway hands out.
     pub keyring: Keyring,
+    /// Opens secrets sealed in the directory (TOTP seeds).
+    pub directory_keyring: Keyring,
+    /// Two-factor settings.
+    pub totp: TotpSettings,
     /// Signs session cookies.
     pub cookie_key: Key,
     /// Bounds how many password verifications run at once.
@@ -67,6 +71,8 @@ impl<D, P> AppState<D, P> {
             &settings.secrets.previous_sealing_keys,
         )
         .context("secrets.sealing_key")?;
+        let directory_keyring = Keyring::from_lines(&settings.secrets.directory_key, [])
+            .context("secrets.directory_key")?;
         let window = Duration::from_secs(gateway.rate_limit.window_seconds);
         let public_url = gateway.public_url.trim_end_matches('/');
         let hasher = PasswordHasher::new(settings.argon2).context("argon2 settings")?;
@@ -79,6 +85,8 @@ impl<D, P> AppState<D, P> {
             hasher,
             dummy_hash,
             keyring,
+            directory_keyring,
+            totp: settings.totp.clone(),
             cookie_key,
             verify_slots: Semaphore::new(gateway.max_concurrent_hashes.max(1)),
             account_failures: FailureLimiter::new(

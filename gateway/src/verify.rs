@@ -45,6 +45,33 @@ impl<D: Accounts, P> AppState<D, P> {
         metrics::counter!("latchkey_failed_secrets_total").increment(1);
     }
 
+    /// Refuses with 403 naming `field` unless `password` is the account's
+    /// primary password; failures count against the account and address.
+    pub async fn confirm_password(
+        self: &Arc<Self>,
+        account: &Account,
+        password: &SecretString,
+        field: &'static str,
+        address: Option<IpAddr>,
+    ) -> ApiResult<()>
+    where
+        D: Send + Sync + 'static,
+        P: Send + Sync + 'static,
+    {
+        let account_key = account.uid.to_lowercase();
+        let attempt = Attempt {
+            account_key: &account_key,
+            address,
+        };
+        self.check_limits(&attempt)?;
+        if self.password_matches(Some(account), password).await? {
+            return Ok(());
+        }
+        self.record_failure(&attempt);
+        tracing::info!(target: "audit", event = "password_confirmation_failed", uid = %account.uid);
+        Err(ApiError::WrongPassword { field })
+    }
+
     /// Whether `password` is the account's primary password. `None` (an
     /// unknown account) costs the same time and is never a match.
     pub async fn password_matches(

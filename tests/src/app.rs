@@ -3,7 +3,7 @@
 use crate::slapd::Slapd;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use latchkey_core::clock::SystemClock;
+use latchkey_core::clock::{ManualClock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::{Accounts, JobStore, LdapDirectory, SessionStore};
 use latchkey_core::password::PasswordHasher;
@@ -58,6 +58,8 @@ pub struct TestApp {
     pub settings: Settings,
     /// `http://127.0.0.1:<port>` of the gateway.
     pub address: String,
+    /// The gateway's clock: it stands still unless a test moves it.
+    pub clock: ManualClock,
     /// Workers started with the app.
     pub workers: Vec<WorkerHandle>,
 }
@@ -118,7 +120,9 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     .map(|(key, value)| (format!("LATCHKEY__{key}"), value))
     .collect();
     let settings = Settings::load(None, Some(env)).expect("test settings load");
-    let gateway = latchkey_gateway::gateway(&settings).expect("the gateway builds");
+    let clock = ManualClock::new(time::OffsetDateTime::now_utc());
+    let gateway = latchkey_gateway::gateway_with_clock(&settings, Arc::new(clock.clone()))
+        .expect("the gateway builds");
     // The gateway declares the topology at start in production; a test with an
     // unreachable broker must still serve, so a failure here is fine.
     let _ = gateway.publisher.declare_topology().await;
@@ -132,6 +136,7 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         slapd,
         settings,
         address,
+        clock,
         workers: Vec::new(),
     };
     for _ in 0..options.workers {
@@ -151,10 +156,13 @@ impl TestApp {
     pub fn context<D>(&self, directory: D) -> Context<D> {
         let keyring = Keyring::from_lines(&self.settings.secrets.sealing_key, [])
             .expect("the test sealing key");
+        let directory_keyring = Keyring::from_lines(&self.settings.secrets.directory_key, [])
+            .expect("the test directory key");
         Context {
             directory,
             hasher: PasswordHasher::new(self.settings.argon2).expect("argon2 settings"),
             keyring: Arc::new(keyring),
+            directory_keyring: Arc::new(directory_keyring),
             clock: Arc::new(SystemClock),
         }
     }

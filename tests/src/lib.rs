@@ -47,3 +47,27 @@ where
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// The TOTP code for `secret` (base32) at `at`, computed by Debian's
+/// `oathtool`, an implementation independent of ours.
+pub fn oathtool(secret: &str, at: time::OffsetDateTime) -> String {
+    let output = std::process::Command::new("oathtool")
+        .args([
+            "--totp",
+            "--base32",
+            "--now",
+            &format!("@{}", at.unix_timestamp()),
+            secret,
+        ])
+        .output()
+        .expect("oathtool runs (apt-get install oathtool)");
+    assert!(
+        output.status.success(),
+        "oathtool: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("digits")
+        .trim()
+        .to_owned()
+}

@@ -5,6 +5,7 @@
 use latchkey_core::SecretString;
 use latchkey_core::directory::{
     Account, Accounts, JobStore, JobUpdate, PasswordWrite, Result, SessionEntry, SessionStore,
+    TotpChange,
 };
 use latchkey_core::domain::{Dn, JobId, Uid};
 use latchkey_core::job::JobRecord;
@@ -109,6 +110,10 @@ impl<D: Accounts + Clone> Accounts for Probe<D> {
 
     async fn bind_succeeds(&self, dn: &Dn, password: &SecretString) -> Result<bool> {
         self.count(self.inner.bind_succeeds(dn, password).await)
+    }
+
+    async fn write_totp(&self, account: &Account, change: TotpChange<'_>) -> Result<()> {
+        self.count(self.inner.write_totp(account, change).await)
     }
 
     async fn write_password(&self, write: PasswordWrite<'_>) -> Result<()> {

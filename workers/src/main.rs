@@ -22,10 +22,13 @@ async fn main() -> anyhow::Result<()> {
         &settings.secrets.previous_sealing_keys,
     )
     .context("secrets.sealing_key")?;
+    let directory_keyring = Keyring::from_lines(&settings.secrets.directory_key, [])
+        .context("secrets.directory_key")?;
     let context = Context {
         directory: directory.clone(),
         hasher: PasswordHasher::new(settings.argon2).context("argon2 settings")?,
         keyring: Arc::new(keyring),
+        directory_keyring: Arc::new(directory_keyring),
         clock: Arc::new(SystemClock),
     };
     let worker = Worker::new(context, &settings.broker, &settings.worker)?

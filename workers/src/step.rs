@@ -18,6 +18,8 @@ pub struct Context<D> {
     pub hasher: PasswordHasher,
     /// Opens the secrets sealed inside job messages.
     pub keyring: Arc<Keyring>,
+    /// Seals secrets stored in the directory (TOTP seeds).
+    pub directory_keyring: Arc<Keyring>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
@@ -47,6 +49,11 @@ where
     }
     let outcome = match message {
         JobMessage::ChangePassword(job) => handlers::change_password(context, job).await,
+        JobMessage::EnableTotp(job) => handlers::enable_totp(context, job).await,
+        JobMessage::DisableTotp(job) => handlers::disable_totp(context, job).await,
+        JobMessage::RegenerateRecoveryCodes(job) => {
+            handlers::regenerate_recovery_codes(context, job).await
+        }
     };
     if outcome == Outcome::Done {
         let done = JobUpdate {

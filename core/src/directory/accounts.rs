@@ -1,6 +1,6 @@
 use super::entry::{all, first, generalized_time, has_class, number, timestamp};
 use super::pool::{check, classify};
-use super::{Account, Accounts, DirectoryError, LdapDirectory, PasswordWrite, Result};
+use super::{Account, Accounts, DirectoryError, LdapDirectory, PasswordWrite, Result, TotpChange};
 use crate::domain::{Dn, JobId, Uid};
 use ldap3::{Mod, Scope, SearchEntry};
 use secrecy::{ExposeSecret, SecretString};
@@ -20,6 +20,9 @@ const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "latchkeyPasswordChanged",
     "latchkeyMailRequiresAppPassword",
     "latchkeyTotpSecret",
+    "latchkeyTotpParams",
+    "latchkeyTotpLastStep",
+    "latchkeyRecoveryCode",
     "latchkeyAppPassword",
     "latchkeyEncryptionMethod",
 ];
@@ -37,15 +40,71 @@ fn account_from(entry: SearchEntry) -> Account {
         password_changed: timestamp(&entry, "latchkeyPasswordChanged"),
         mail_requires_app_password: first(&entry, "latchkeyMailRequiresAppPassword")
             == Some("TRUE"),
-        totp_enabled: first(&entry, "latchkeyTotpSecret").is_some(),
+        totp_secret: first(&entry, "latchkeyTotpSecret").map(str::to_owned),
+        totp_params: first(&entry, "latchkeyTotpParams").map(str::to_owned),
+        totp_last_step: number(&entry, "latchkeyTotpLastStep"),
+        recovery_codes: all(&entry, "latchkeyRecoveryCode"),
         app_passwords: all(&entry, "latchkeyAppPassword").len(),
         encryption_method: first(&entry, "latchkeyEncryptionMethod").map(str::to_owned),
         dn: Dn::from_directory(entry.dn),
     }
 }
 
-fn set(value: &str) -> HashSet<&str> {
-    HashSet::from([value])
+/// A set of one value, the shape `Mod` takes.
+fn one(value: impl Into<String>) -> HashSet<String> {
+    HashSet::from([value.into()])
+}
+
+fn values(items: &[String]) -> HashSet<String> {
+    items.iter().cloned().collect()
+}
+
+/// The modifications that make a write conditional on nobody having
+/// written since `account` was read: the revision is deleted by its old
+/// value (which fails if it changed) and added one higher.
+fn revision_swap(account: &Account) -> Vec<Mod<String>> {
+    let mut mods = Vec::new();
+    if !account.managed {
+        mods.push(Mod::Add("objectClass".into(), one(ACCOUNT_CLASS)));
+    }
+    if let Some(current) = account.revision {
+        mods.push(Mod::Delete(
+            "latchkeyRevision".into(),
+            one(current.to_string()),
+        ));
+    }
+    let next = account.revision.unwrap_or(0) + 1;
+    mods.push(Mod::Add("latchkeyRevision".into(), one(next.to_string())));
+    mods
+}
+
+/// Whether mail clients will find the primary password in `userPassword`
+/// after the change, given whether they must use app passwords.
+fn primary_in_user_password(
+    account: &Account,
+    mail_requires_app_password: bool,
+) -> Vec<Mod<String>> {
+    let Some(primary) = &account.primary_password else {
+        return Vec::new();
+    };
+    let present = account.user_passwords.contains(primary);
+    match (mail_requires_app_password, present) {
+        (true, true) => vec![Mod::Delete("userPassword".into(), one(primary.clone()))],
+        (false, false) => vec![Mod::Add("userPassword".into(), one(primary.clone()))],
+        _ => Vec::new(),
+    }
+}
+
+fn flag(value: bool) -> HashSet<String> {
+    one(if value { "TRUE" } else { "FALSE" })
+}
+
+impl LdapDirectory {
+    async fn modify(&self, dn: &Dn, mods: Vec<Mod<String>>) -> Result<()> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.modify(dn.as_str(), mods).await;
+        check(outcome.and_then(|result| result.success())).map(drop)
+    }
 }
 
 impl Accounts for LdapDirectory {
@@ -100,43 +159,107 @@ impl Accounts for LdapDirectory {
 
     async fn write_password(&self, write: PasswordWrite<'_>) -> Result<()> {
         let account = write.account;
-        let job_id = write.job_id.to_string();
-        let changed = generalized_time(write.at);
-        let mut mods: Vec<Mod<&str>> = Vec::new();
-        if !account.managed {
-            mods.push(Mod::Add("objectClass", set(ACCOUNT_CLASS)));
-        }
-        // The revision swap makes the whole modify conditional on nobody
-        // having written since we read the account.
-        let next_revision = (account.revision.unwrap_or(0) + 1).to_string();
-        let current_revision = account.revision.map(|revision| revision.to_string());
-        if let Some(current) = &current_revision {
-            mods.push(Mod::Delete("latchkeyRevision", set(current)));
-        }
-        mods.push(Mod::Add("latchkeyRevision", set(&next_revision)));
-        mods.push(Mod::Replace("latchkeyPrimaryPassword", set(write.hash)));
-        mods.push(Mod::Replace("latchkeyPasswordChanged", set(&changed)));
-        mods.push(Mod::Replace("latchkeyPasswordJob", set(&job_id)));
+        let hash = write.hash.to_owned();
+        let mut mods = revision_swap(account);
+        mods.push(Mod::Replace(
+            "latchkeyPrimaryPassword".into(),
+            one(hash.clone()),
+        ));
+        mods.push(Mod::Replace(
+            "latchkeyPasswordChanged".into(),
+            one(generalized_time(write.at)),
+        ));
+        mods.push(Mod::Replace(
+            "latchkeyPasswordJob".into(),
+            one(write.job_id.to_string()),
+        ));
+        let for_mail = !account.mail_requires_app_password;
         match &account.primary_password {
-            // Legacy account: its userPassword values are the old primary password.
-            None if !account.mail_requires_app_password => {
-                mods.push(Mod::Replace("userPassword", set(write.hash)));
-            }
+            // Not managed yet: its userPassword values are the old primary password.
+            None if for_mail => mods.push(Mod::Replace("userPassword".into(), one(hash))),
+            None => {}
             // Swap the primary value only; app-password values stay.
-            Some(old) if account.user_passwords.contains(old) => {
-                mods.push(Mod::Delete("userPassword", set(old)));
-                if !account.mail_requires_app_password {
-                    mods.push(Mod::Add("userPassword", set(write.hash)));
+            Some(old) => {
+                if account.user_passwords.contains(old) {
+                    mods.push(Mod::Delete("userPassword".into(), one(old.clone())));
+                }
+                if for_mail {
+                    mods.push(Mod::Add("userPassword".into(), one(hash)));
                 }
             }
-            Some(_) if !account.mail_requires_app_password => {
-                mods.push(Mod::Add("userPassword", set(write.hash)));
-            }
-            // Mail clients use app passwords only: the primary stays out of userPassword.
-            _ => {}
         }
-        let mut ldap = self.conn().await?;
-        let outcome = ldap.modify(account.dn.as_str(), mods).await;
-        check(outcome.and_then(|result| result.success())).map(drop)
+        self.modify(&account.dn, mods).await
+    }
+
+    async fn write_totp(&self, account: &Account, change: TotpChange<'_>) -> Result<()> {
+        let mut mods = revision_swap(account);
+        match change {
+            TotpChange::Enable {
+                sealed_secret,
+                params,
+                last_step,
+                recovery_hashes,
+                mail_requires_app_password,
+            } => {
+                mods.push(Mod::Replace(
+                    "latchkeyTotpSecret".into(),
+                    one(sealed_secret),
+                ));
+                mods.push(Mod::Replace("latchkeyTotpParams".into(), one(params)));
+                mods.push(Mod::Replace(
+                    "latchkeyTotpLastStep".into(),
+                    one(last_step.to_string()),
+                ));
+                mods.push(Mod::Replace(
+                    "latchkeyRecoveryCode".into(),
+                    values(recovery_hashes),
+                ));
+                mods.push(Mod::Replace(
+                    "latchkeyMailRequiresAppPassword".into(),
+                    flag(mail_requires_app_password),
+                ));
+                mods.extend(primary_in_user_password(
+                    account,
+                    mail_requires_app_password,
+                ));
+            }
+            TotpChange::Disable => {
+                for attribute in [
+                    "latchkeyTotpSecret",
+                    "latchkeyTotpParams",
+                    "latchkeyTotpLastStep",
+                    "latchkeyRecoveryCode",
+                ] {
+                    mods.push(Mod::Replace(attribute.into(), HashSet::new()));
+                }
+                mods.push(Mod::Replace(
+                    "latchkeyMailRequiresAppPassword".into(),
+                    flag(false),
+                ));
+                mods.extend(primary_in_user_password(account, false));
+            }
+            TotpChange::ReplaceRecoveryCodes { recovery_hashes } => {
+                mods.push(Mod::Replace(
+                    "latchkeyRecoveryCode".into(),
+                    values(recovery_hashes),
+                ));
+            }
+            TotpChange::AcceptStep { step } => {
+                if let Some(last) = account.totp_last_step {
+                    mods.push(Mod::Delete(
+                        "latchkeyTotpLastStep".into(),
+                        one(last.to_string()),
+                    ));
+                }
+                mods.push(Mod::Add(
+                    "latchkeyTotpLastStep".into(),
+                    one(step.to_string()),
+                ));
+            }
+            TotpChange::ConsumeRecoveryCode { hash } => {
+                mods.push(Mod::Delete("latchkeyRecoveryCode".into(), one(hash)));
+            }
+        }
+        self.modify(&account.dn, mods).await
     }
 }

@@ -72,8 +72,14 @@ pub struct Account {
     pub password_changed: Option<OffsetDateTime>,
     /// Whether mail clients must use app passwords (2FA on).
     pub mail_requires_app_password: bool,
-    /// Whether TOTP is turned on.
-    pub totp_enabled: bool,
+    /// The sealed TOTP secret (sealed with the directory key), if 2FA is on.
+    pub totp_secret: Option<String>,
+    /// The stored TOTP parameters (`SHA1/6/30`).
+    pub totp_params: Option<String>,
+    /// The last TOTP step accepted; a code is never accepted twice.
+    pub totp_last_step: Option<u64>,
+    /// Hashes of the unused recovery codes.
+    pub recovery_codes: Vec<String>,
     /// How many app passwords exist.
     pub app_passwords: usize,
     /// The encryption-at-rest method, if turned on.
@@ -91,6 +97,48 @@ pub struct PasswordWrite<'a> {
     pub job_id: JobId,
     /// When it is applied.
     pub at: OffsetDateTime,
+}
+
+impl Account {
+    /// Whether two-factor authentication is on.
+    pub fn totp_enabled(&self) -> bool {
+        self.totp_secret.is_some()
+    }
+}
+
+/// A change to an account's two-factor settings.
+#[derive(Debug, Clone)]
+pub enum TotpChange<'a> {
+    /// Turn TOTP on.
+    Enable {
+        /// The secret, sealed with the directory key.
+        sealed_secret: &'a str,
+        /// The stored form of the parameters.
+        params: &'a str,
+        /// The step of the confirming code.
+        last_step: u64,
+        /// Hashes of the recovery codes.
+        recovery_hashes: &'a [String],
+        /// Take the primary password out of `userPassword`.
+        mail_requires_app_password: bool,
+    },
+    /// Turn TOTP off; the primary password goes back into `userPassword`.
+    Disable,
+    /// Replace the recovery codes.
+    ReplaceRecoveryCodes {
+        /// Hashes of the new codes.
+        recovery_hashes: &'a [String],
+    },
+    /// Accept a code's step (compare-and-swap against the last one).
+    AcceptStep {
+        /// The step of the code.
+        step: u64,
+    },
+    /// Use up one recovery code.
+    ConsumeRecoveryCode {
+        /// The hash of the code, as stored.
+        hash: &'a str,
+    },
 }
 
 /// Reads and writes accounts.
@@ -112,6 +160,15 @@ pub trait Accounts: Send + Sync + 'static {
     /// Commits a new primary password, the account's revision swapped in the
     /// same modify; [`DirectoryError::Conflict`] if another change came first.
     fn write_password(&self, write: PasswordWrite<'_>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies a two-factor change to `account`, the revision swapped in the
+    /// same modify; [`DirectoryError::Conflict`] if another change came first
+    /// (for a step or a recovery code: it was used already).
+    fn write_totp(
+        &self,
+        account: &Account,
+        change: TotpChange<'_>,
+    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// A change to a job record.

@@ -22,6 +22,7 @@ pub struct AccountView {
 #[derive(Serialize)]
 struct TwoFactorView {
     enabled: bool,
+    recovery_codes_left: usize,
     mail_requires_app_password: bool,
 }
 
@@ -39,15 +40,17 @@ struct EncryptionView {
 /// `GET /api/account`.
 pub async fn show(session: CurrentSession) -> ApiResult<Json<AccountView>> {
     let account = session.account;
+    let two_factor = TwoFactorView {
+        enabled: account.totp_enabled(),
+        recovery_codes_left: account.recovery_codes.len(),
+        mail_requires_app_password: account.mail_requires_app_password,
+    };
     Ok(Json(AccountView {
         uid: account.uid,
         name: account.name,
         mail: account.mail,
         password_changed: account.password_changed,
-        two_factor: TwoFactorView {
-            enabled: account.totp_enabled,
-            mail_requires_app_password: account.mail_requires_app_password,
-        },
+        two_factor,
         app_passwords: AppPasswordsView {
             count: account.app_passwords,
         },

@@ -5,6 +5,7 @@ pub mod health;
 pub mod jobs;
 pub mod password;
 pub mod session;
+pub mod two_factor;
 
 use axum::Json;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -23,13 +24,34 @@ pub fn request_id(headers: &HeaderMap) -> RequestId {
 }
 
 /// The answer to a request that became a job: 202, the job's URL in
-/// `Location`, and the job's record as `{"job": ...}`.
-pub struct JobAccepted(pub JobRecord);
+/// `Location`, and `{"job": ...}` with any fields the route adds (secrets
+/// shown once, such as recovery codes).
+pub struct JobAccepted {
+    record: JobRecord,
+    extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl JobAccepted {
+    /// The answer for `record`.
+    pub fn new(record: JobRecord) -> Self {
+        Self {
+            record,
+            extra: serde_json::Map::new(),
+        }
+    }
+
+    /// Adds a field beside `job`.
+    pub fn with(mut self, key: &str, value: serde_json::Value) -> Self {
+        self.extra.insert(key.to_owned(), value);
+        self
+    }
+}
 
 impl IntoResponse for JobAccepted {
     fn into_response(self) -> Response {
-        let location = format!("/api/jobs/{}", self.0.id);
-        let body = serde_json::json!({ "job": self.0 });
+        let location = format!("/api/jobs/{}", self.record.id);
+        let mut body = self.extra;
+        body.insert("job".into(), serde_json::json!(self.record));
         (
             StatusCode::ACCEPTED,
             [(header::LOCATION, location)],

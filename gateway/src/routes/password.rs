@@ -5,13 +5,12 @@ use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
-use crate::verify::Attempt;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::{Accounts, JobStore, SessionStore};
 use latchkey_core::domain::JobId;
-use latchkey_core::job::{ChangePassword, JobKind, JobMessage, JobRecord};
+use latchkey_core::job::{ChangePassword, JobMessage};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -39,17 +38,9 @@ where
     P: Publisher,
 {
     let account = &session.account;
-    let account_key = account.uid.to_lowercase();
-    let attempt = Attempt {
-        account_key: &account_key,
-        address: Some(peer.ip()),
-    };
-    state.check_limits(&attempt)?;
-    if !state.password_matches(Some(account), &body.current).await? {
-        state.record_failure(&attempt);
-        tracing::info!(target: "audit", event = "password_change_refused", uid = %account.uid, reason = "wrong current password");
-        return Err(ApiError::WrongCurrentPassword);
-    }
+    state
+        .confirm_password(account, &body.current, "current", Some(peer.ip()))
+        .await?;
     if body.current.expose_secret() == body.new.expose_secret() {
         return Err(ApiError::PasswordUnchanged);
     }
@@ -60,13 +51,6 @@ where
         .expect("the policy check does not panic")?;
 
     let job_id = JobId::new();
-    // The directory keeps whole seconds; answer with what GET will show.
-    let now = state
-        .clock
-        .now()
-        .replace_nanosecond(0)
-        .unwrap_or(state.clock.now());
-    let record = JobRecord::queued(job_id, JobKind::ChangePassword, account.dn.clone(), 1, now);
     let message = JobMessage::ChangePassword(ChangePassword {
         job_id,
         account: account.dn.clone(),
@@ -76,19 +60,7 @@ where
         ),
         keep_session: Some(session.entry.id.clone()),
     });
-    state.directory.create_job(&record).await?;
-    if let Err(error) = state
-        .publisher
-        .publish_job(&message, &request_id(&headers))
+    state
+        .enqueue(message, &account.dn, &request_id(&headers))
         .await
-    {
-        // Not durable, so not accepted: leave no record of a job that will never run.
-        if let Err(cleanup) = state.directory.delete_job(job_id).await {
-            tracing::warn!(error = %cleanup, job = %job_id, "could not remove the unqueued job's record");
-        }
-        return Err(error.into());
-    }
-    metrics::counter!("latchkey_jobs_published_total", "kind" => "change_password").increment(1);
-    tracing::info!(target: "audit", event = "password_change_requested", uid = %account.uid, job = %job_id);
-    Ok(JobAccepted(record))
 }

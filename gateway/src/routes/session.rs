@@ -2,16 +2,17 @@
 
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
+use crate::second_factor::{SecondFactorInput, open_token, seal_token};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use crate::verify::Attempt;
 use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum_extra::extract::SignedCookieJar;
-use latchkey_core::directory::{Accounts, JobStore, SessionStore};
-use latchkey_core::domain::Uid;
+use latchkey_core::directory::{Account, Accounts, JobStore, SessionStore};
+use latchkey_core::domain::{Dn, Uid};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -24,11 +25,56 @@ pub struct SignIn {
     password: SecretString,
 }
 
-/// The answer to a successful sign-in.
+/// The answer to a completed sign-in.
 #[derive(Serialize)]
 pub struct SignedIn {
+    second_factor_required: bool,
     uid: String,
     name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recovery_codes_left: Option<usize>,
+}
+
+/// The answer to a correct password on an account with 2FA: no session yet.
+#[derive(Serialize)]
+pub struct SecondFactorRequired {
+    second_factor_required: bool,
+    challenge: String,
+    expires_in_seconds: u64,
+}
+
+/// What a sign-in challenge carries. It dies when the account's revision
+/// moves, which every accepted second factor does: single use, on any replica.
+#[derive(Serialize, Deserialize)]
+struct Challenge {
+    account: Dn,
+    revision: Option<u64>,
+    expires: i64,
+}
+
+const CHALLENGE_CONTEXT: &str = "sign-in-challenge";
+
+impl<D: SessionStore, P> AppState<D, P> {
+    /// Starts a session for `account` and answers with its cookie.
+    async fn start_session(
+        &self,
+        parts: &Parts,
+        account: Account,
+        recovery_codes_left: Option<usize>,
+    ) -> ApiResult<Response> {
+        let session = self.mint_session(&account);
+        let ttl = u32::try_from(self.session_ttl.as_secs()).unwrap_or(u32::MAX);
+        self.directory.create_session(&session.entry, ttl).await?;
+        tracing::info!(target: "audit", event = "signed_in", uid = %account.uid);
+        let jar = self.cookie_jar(parts).add(session.cookie);
+        let body = SignedIn {
+            second_factor_required: false,
+            uid: account.uid,
+            name: account.name,
+            recovery_codes_left,
+        };
+        Ok((jar, axum::Json(body)).into_response())
+    }
 }
 
 /// `POST /api/session`: verifies the password and starts a session.
@@ -38,7 +84,7 @@ pub async fn sign_in<D, P>(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     parts: Parts,
     ApiJson(body): ApiJson<SignIn>,
-) -> ApiResult<impl IntoResponse>
+) -> ApiResult<Response>
 where
     D: Accounts + JobStore + SessionStore,
     P: Send + Sync + 'static,
@@ -64,16 +110,57 @@ where
     }
     let account = account.expect("a match implies an account");
     state.account_failures.clear(&account_key);
-    let session = state.mint_session(&account);
-    let ttl = u32::try_from(state.session_ttl.as_secs()).unwrap_or(u32::MAX);
-    state.directory.create_session(&session.entry, ttl).await?;
-    tracing::info!(target: "audit", event = "signed_in", uid = %uid, address = %peer.ip());
-    let jar = state.cookie_jar(&parts).add(session.cookie);
-    let body = SignedIn {
-        uid: account.uid,
-        name: account.name,
-    };
-    Ok((jar, axum::Json(body)))
+    if account.totp_enabled() {
+        let lifetime = time::Duration::minutes(state.totp.challenge_minutes as i64);
+        let challenge = Challenge {
+            account: account.dn.clone(),
+            revision: account.revision,
+            expires: (state.clock.now() + lifetime).unix_timestamp(),
+        };
+        let body = SecondFactorRequired {
+            second_factor_required: true,
+            challenge: seal_token(&state.keyring, CHALLENGE_CONTEXT, &challenge),
+            expires_in_seconds: lifetime.whole_seconds().unsigned_abs(),
+        };
+        return Ok(axum::Json(body).into_response());
+    }
+    state.start_session(&parts, account, None).await
+}
+
+/// `POST /api/session/totp` body.
+#[derive(Deserialize)]
+pub struct SecondStep {
+    challenge: String,
+    #[serde(flatten)]
+    factor: SecondFactorInput,
+}
+
+/// `POST /api/session/totp`: the second step of a sign-in with 2FA.
+pub async fn second_step<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    parts: Parts,
+    ApiJson(body): ApiJson<SecondStep>,
+) -> ApiResult<Response>
+where
+    D: Accounts + JobStore + SessionStore,
+    P: Send + Sync + 'static,
+{
+    let challenge: Challenge = open_token(&state.keyring, CHALLENGE_CONTEXT, &body.challenge)
+        .ok_or(ApiError::InvalidChallenge)?;
+    if state.clock.now().unix_timestamp() > challenge.expires {
+        return Err(ApiError::InvalidChallenge);
+    }
+    let account = state
+        .directory
+        .account_at(&challenge.account)
+        .await?
+        .filter(|account| account.revision == challenge.revision)
+        .ok_or(ApiError::InvalidChallenge)?;
+    let left = state
+        .verify_second_factor(&account, &body.factor, Some(peer.ip()))
+        .await?;
+    state.start_session(&parts, account, Some(left)).await
 }
 
 /// `DELETE /api/session`: ends this session everywhere.

@@ -8,3 +8,4 @@ mod bad_input;
 mod password;
 mod resilience;
 mod sessions;
+mod two_factor;

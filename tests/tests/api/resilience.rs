@@ -181,7 +181,9 @@ async fn a_job_that_keeps_failing_is_parked_intact() {
     .await;
     let message: JobMessage = serde_json::from_slice(&parked.delivery.data).unwrap();
     assert_eq!(message.job_id().to_string(), job);
-    let JobMessage::ChangePassword(change) = message;
+    let JobMessage::ChangePassword(change) = message else {
+        panic!("the parked message is the password change")
+    };
     assert!(
         !change.sealed_password.contains(NEWER),
         "the parked job keeps its secret sealed"

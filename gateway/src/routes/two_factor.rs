@@ -1,0 +1,264 @@
+//! Turning TOTP on and off, and regenerating recovery codes.
+
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, ApiResult};
+use crate::routes::{JobAccepted, request_id};
+use crate::second_factor::{SecondFactorInput, open_token, seal_token};
+use crate::session::CurrentSession;
+use crate::state::AppState;
+use crate::verify::Attempt;
+use axum::Json;
+use axum::extract::{ConnectInfo, State};
+use axum::http::HeaderMap;
+use latchkey_core::broker::Publisher;
+use latchkey_core::directory::{Accounts, JobStore, SessionStore};
+use latchkey_core::domain::{Dn, JobId};
+use latchkey_core::job::{
+    DisableTotp, EnableTotp, JobMessage, RegenerateRecoveryCodes, seal_context,
+};
+use latchkey_core::totp::{self, RecoveryCode, TotpCode, TotpParams};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// What an enrolment token carries: everything needed to finish it on any replica.
+#[derive(Serialize, Deserialize)]
+struct Enrolment {
+    secret: String,
+    params: String,
+    expires: i64,
+}
+
+fn enrolment_context(account: &Dn) -> String {
+    format!("totp-enrolment/{account}")
+}
+
+/// `POST /api/totp/enrolment` answer.
+#[derive(Serialize)]
+pub struct EnrolmentStarted {
+    otpauth_uri: String,
+    secret: String,
+    qr_code_png_base64: String,
+    algorithm: totp::TotpAlgorithm,
+    digits: u8,
+    period_seconds: u64,
+    token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: OffsetDateTime,
+}
+
+/// `POST /api/totp/enrolment`: a new secret, shown as URI, base32 and QR
+/// code, and a sealed token to confirm it with.
+pub async fn start_enrolment<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    session: CurrentSession,
+) -> ApiResult<Json<EnrolmentStarted>>
+where
+    D: Accounts + JobStore + SessionStore,
+    P: Send + Sync + 'static,
+{
+    let account = &session.account;
+    if account.totp_enabled() {
+        return Err(ApiError::TwoFactorAlreadyOn);
+    }
+    if account.primary_password.is_none() {
+        return Err(ApiError::PasswordChangeRequired);
+    }
+    let params = TotpParams::from_settings(&state.totp);
+    let secret = totp::new_secret();
+    let label = account.mail.as_deref().unwrap_or(&account.uid);
+    let (otpauth_uri, qr_code_png_base64) =
+        totp::provisioning(params, &secret, &state.totp.issuer, label)
+            .map_err(|error| ApiError::Internal(format!("provisioning URI: {error}")))?;
+    let expires_at =
+        state.clock.now() + time::Duration::minutes(state.totp.enrolment_minutes as i64);
+    let enrolment = Enrolment {
+        secret: totp::base32(&secret),
+        params: params.to_stored(),
+        expires: expires_at.unix_timestamp(),
+    };
+    Ok(Json(EnrolmentStarted {
+        otpauth_uri,
+        secret: enrolment.secret.clone(),
+        qr_code_png_base64,
+        algorithm: params.algorithm,
+        digits: params.digits,
+        period_seconds: params.period,
+        token: seal_token(&state.keyring, &enrolment_context(&account.dn), &enrolment),
+        expires_at,
+    }))
+}
+
+/// `POST /api/totp` body.
+#[derive(Deserialize)]
+pub struct ConfirmEnrolment {
+    token: String,
+    code: String,
+}
+
+/// `POST /api/totp`: checks a code against the enrolment's secret and
+/// queues the job that stores it; the recovery codes are shown once, here.
+pub async fn confirm_enrolment<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<ConfirmEnrolment>,
+) -> ApiResult<JobAccepted>
+where
+    D: Accounts + JobStore + SessionStore,
+    P: Publisher,
+{
+    let account = &session.account;
+    if account.totp_enabled() {
+        return Err(ApiError::TwoFactorAlreadyOn);
+    }
+    let enrolment: Enrolment =
+        open_token(&state.keyring, &enrolment_context(&account.dn), &body.token)
+            .ok_or(ApiError::InvalidEnrolmentToken)?;
+    if state.clock.now().unix_timestamp() > enrolment.expires {
+        return Err(ApiError::EnrolmentExpired);
+    }
+    let params =
+        TotpParams::from_stored(&enrolment.params).map_err(|_| ApiError::InvalidEnrolmentToken)?;
+    let secret = totp_rs_secret(&enrolment.secret)?;
+    let code = TotpCode::parse(&body.code, params).map_err(|error| ApiError::MalformedCode {
+        field: "code",
+        detail: error.to_string(),
+    })?;
+    let account_key = format!("2fa:{}", account.uid.to_lowercase());
+    let attempt = Attempt {
+        account_key: &account_key,
+        address: Some(peer.ip()),
+    };
+    state.check_limits(&attempt)?;
+    let now = u64::try_from(state.clock.now().unix_timestamp()).unwrap_or(0);
+    let Some(step) = params.matching_step(&secret, &code, now) else {
+        state.record_failure(&attempt);
+        return Err(ApiError::WrongCode { field: "code" });
+    };
+    let codes = RecoveryCode::generate(state.totp.recovery_codes);
+    let job_id = JobId::new();
+    let message = JobMessage::EnableTotp(EnableTotp {
+        job_id,
+        account: account.dn.clone(),
+        sealed_secret: state
+            .keyring
+            .seal(&seal_context(job_id, "totp_secret"), &secret),
+        params: params.to_stored(),
+        accepted_step: step,
+        sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
+        mail_requires_app_password: state.totp.mail_requires_app_password,
+    });
+    let accepted = state
+        .enqueue(message, &account.dn, &request_id(&headers))
+        .await?;
+    tracing::info!(target: "audit", event = "totp_enabled_requested", uid = %account.uid);
+    Ok(accepted.with("recovery_codes", shown(&codes)))
+}
+
+/// `DELETE /api/totp` body.
+#[derive(Deserialize)]
+pub struct Disable {
+    password: SecretString,
+    #[serde(flatten)]
+    factor: SecondFactorInput,
+}
+
+/// `DELETE /api/totp`: the password and a second factor turn 2FA off.
+pub async fn disable<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<Disable>,
+) -> ApiResult<JobAccepted>
+where
+    D: Accounts + JobStore + SessionStore,
+    P: Publisher,
+{
+    let account = &session.account;
+    if !account.totp_enabled() {
+        return Err(ApiError::TwoFactorOff);
+    }
+    state
+        .confirm_password(account, &body.password, "password", Some(peer.ip()))
+        .await?;
+    state
+        .verify_second_factor(account, &body.factor, Some(peer.ip()))
+        .await?;
+    let message = JobMessage::DisableTotp(DisableTotp {
+        job_id: JobId::new(),
+        account: account.dn.clone(),
+    });
+    tracing::info!(target: "audit", event = "totp_disable_requested", uid = %account.uid);
+    state
+        .enqueue(message, &account.dn, &request_id(&headers))
+        .await
+}
+
+/// `POST /api/totp/recovery-codes` body.
+#[derive(Deserialize)]
+pub struct Regenerate {
+    code: String,
+}
+
+/// `POST /api/totp/recovery-codes`: a current code replaces the recovery
+/// codes with new ones, shown once, here.
+pub async fn regenerate_recovery_codes<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<Regenerate>,
+) -> ApiResult<JobAccepted>
+where
+    D: Accounts + JobStore + SessionStore,
+    P: Publisher,
+{
+    let account = &session.account;
+    if !account.totp_enabled() {
+        return Err(ApiError::TwoFactorOff);
+    }
+    let factor = SecondFactorInput {
+        code: Some(body.code),
+        recovery_code: None,
+    };
+    state
+        .verify_second_factor(account, &factor, Some(peer.ip()))
+        .await?;
+    let codes = RecoveryCode::generate(state.totp.recovery_codes);
+    let job_id = JobId::new();
+    let message = JobMessage::RegenerateRecoveryCodes(RegenerateRecoveryCodes {
+        job_id,
+        account: account.dn.clone(),
+        sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
+    });
+    let accepted = state
+        .enqueue(message, &account.dn, &request_id(&headers))
+        .await?;
+    Ok(accepted.with("recovery_codes", shown(&codes)))
+}
+
+fn totp_rs_secret(base32: &str) -> ApiResult<zeroize::Zeroizing<Vec<u8>>> {
+    totp::decode_base32(base32).ok_or(ApiError::InvalidEnrolmentToken)
+}
+
+fn seal_codes(
+    keyring: &latchkey_core::seal::Keyring,
+    job_id: JobId,
+    codes: &[RecoveryCode],
+) -> String {
+    let normalised: Vec<&str> = codes.iter().map(RecoveryCode::normalised).collect();
+    seal_token(
+        keyring,
+        &seal_context(job_id, "recovery_codes"),
+        &normalised,
+    )
+}
+
+fn shown(codes: &[RecoveryCode]) -> serde_json::Value {
+    codes.iter().map(RecoveryCode::display).collect()
+}

@@ -1,0 +1,119 @@
+use super::{hash_all, on_current_account, unreadable};
+use crate::outcome::Outcome;
+use crate::step::Context;
+use latchkey_core::directory::{Accounts, TotpChange};
+use latchkey_core::domain::JobId;
+use latchkey_core::job::{DisableTotp, EnableTotp, RegenerateRecoveryCodes, seal_context};
+use latchkey_core::seal::Keyring;
+use latchkey_core::totp;
+use secrecy::SecretString;
+
+/// Opens a job's sealed list of recovery codes.
+fn open_codes(
+    keyring: &Keyring,
+    job_id: JobId,
+    sealed: &str,
+) -> Result<Vec<SecretString>, Outcome> {
+    let json = keyring
+        .open(&seal_context(job_id, "recovery_codes"), sealed)
+        .map_err(unreadable)?;
+    let codes: Vec<String> = serde_json::from_slice(&json).map_err(unreadable)?;
+    Ok(codes.into_iter().map(SecretString::from).collect())
+}
+
+/// Stores a confirmed enrolment: the secret sealed with the directory key,
+/// the parameters, the confirming step, the recovery codes' hashes, and the
+/// mail-client rule. A redelivery finds the same secret stored and stops.
+#[tracing::instrument(skip_all, fields(account = %job.account))]
+pub async fn enable_totp<D: Accounts>(context: &Context<D>, job: &EnableTotp) -> Outcome {
+    let secret = match context
+        .keyring
+        .open(&seal_context(job.job_id, "totp_secret"), &job.sealed_secret)
+    {
+        Ok(secret) => secret,
+        Err(error) => return unreadable(error),
+    };
+    let codes = match open_codes(&context.keyring, job.job_id, &job.sealed_recovery_codes) {
+        Ok(codes) => codes,
+        Err(outcome) => return outcome,
+    };
+    let hashes = hash_all(&context.hasher, codes).await;
+    let directory_context = totp::secret_context(&job.account);
+    let result = on_current_account(&context.directory, &job.account, |account| {
+        let (secret, hashes, directory_context) = (&secret, &hashes, &directory_context);
+        async move {
+            if let Some(stored) = &account.totp_secret {
+                let same = context
+                    .directory_keyring
+                    .open(directory_context, stored)
+                    .is_ok_and(|stored| stored == *secret);
+                return Ok(if same {
+                    Outcome::Done
+                } else {
+                    Outcome::Failed(
+                        "two-factor authentication was turned on by another request".into(),
+                    )
+                });
+            }
+            let sealed_secret = context.directory_keyring.seal(directory_context, secret);
+            let change = TotpChange::Enable {
+                sealed_secret: &sealed_secret,
+                params: &job.params,
+                last_step: job.accepted_step,
+                recovery_hashes: hashes,
+                mail_requires_app_password: job.mail_requires_app_password,
+            };
+            context.directory.write_totp(&account, change).await?;
+            tracing::info!(target: "audit", event = "totp_enabled", account = %job.account);
+            Ok(Outcome::Done)
+        }
+    })
+    .await;
+    result.unwrap_or_else(|outcome| outcome)
+}
+
+/// Turns TOTP off and gives mail clients the primary password back.
+#[tracing::instrument(skip_all, fields(account = %job.account))]
+pub async fn disable_totp<D: Accounts>(context: &Context<D>, job: &DisableTotp) -> Outcome {
+    let result = on_current_account(&context.directory, &job.account, |account| async move {
+        if account.totp_enabled() {
+            context
+                .directory
+                .write_totp(&account, TotpChange::Disable)
+                .await?;
+            tracing::info!(target: "audit", event = "totp_disabled", account = %job.account);
+        }
+        Ok(Outcome::Done)
+    })
+    .await;
+    result.unwrap_or_else(|outcome| outcome)
+}
+
+/// Replaces the recovery codes with the job's new ones.
+#[tracing::instrument(skip_all, fields(account = %job.account))]
+pub async fn regenerate_recovery_codes<D: Accounts>(
+    context: &Context<D>,
+    job: &RegenerateRecoveryCodes,
+) -> Outcome {
+    let codes = match open_codes(&context.keyring, job.job_id, &job.sealed_recovery_codes) {
+        Ok(codes) => codes,
+        Err(outcome) => return outcome,
+    };
+    let hashes = hash_all(&context.hasher, codes).await;
+    let result = on_current_account(&context.directory, &job.account, |account| {
+        let hashes = &hashes;
+        async move {
+            if !account.totp_enabled() {
+                return Ok(Outcome::Failed("two-factor authentication is off".into()));
+            }
+            let change = TotpChange::ReplaceRecoveryCodes {
+                recovery_hashes: hashes,
+            };
+            context.directory.write_totp(&account, change).await?;
+            tracing::info!(target: "audit", event = "recovery_codes_replaced", account = %job.account);
+            Ok(Outcome::Done)
+        }
+    })
+    .await;
+    result.unwrap_or_else(|outcome| outcome)
+}
