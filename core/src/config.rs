@@ -63,6 +63,23 @@ pub struct Settings {
     pub jobs: JobSettings,
     /// Two-factor authentication.
     pub totp: TotpSettings,
+    /// Application passwords.
+    pub app_passwords: AppPasswordSettings,
+}
+
+/// Application passwords for mail clients.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AppPasswordSettings {
+    /// App passwords an account may have.
+    pub max_per_account: usize,
+    /// Scope of a new app password when the request names none (`mail`, `all`, or services).
+    pub default_scopes: Vec<String>,
+    /// Revoke every app password when the primary password changes (as Google does).
+    pub revoke_on_password_change: bool,
+    /// Minutes after sign-in during which creating one needs no password again.
+    pub reauthentication_minutes: u64,
+    /// How often a worker removes expired app passwords.
+    pub sweep_interval_seconds: u64,
 }
 
 /// Where the directory is and how Latchkey binds to it.
@@ -237,6 +254,7 @@ struct RawSettings {
     worker: WorkerSettings,
     jobs: JobSettings,
     totp: TotpSettings,
+    app_passwords: AppPasswordSettings,
 }
 
 const DEFAULTS: &str = include_str!("config/defaults.toml");
@@ -260,6 +278,7 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("broker.retry_delays_ms")
             .with_list_parse_key("worker.queues")
+            .with_list_parse_key("app_passwords.default_scopes")
             .with_list_parse_key("secrets.previous_sealing_keys")
             .try_parsing(true)
             .source(env);
@@ -277,6 +296,13 @@ impl RawSettings {
             return Err(ConfigError::OutOfRange {
                 key: "totp.digits",
                 rule: "is 6 or 8",
+            });
+        }
+        if let Err(error) = crate::app_password::Scope::parse(&self.app_passwords.default_scopes) {
+            tracing::error!(%error, "app_passwords.default_scopes");
+            return Err(ConfigError::OutOfRange {
+                key: "app_passwords.default_scopes",
+                rule: "names scopes: all, mail, imap, pop3, submission, smtp, sieve",
             });
         }
         if self.totp.period_seconds == 0 {
@@ -329,6 +355,7 @@ impl RawSettings {
             worker: self.worker,
             jobs: self.jobs,
             totp: self.totp,
+            app_passwords: self.app_passwords,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! The job protocol between gateway and workers, defined once.
 
+use crate::app_password::{AppPasswordName, Scope};
 use crate::domain::{Dn, JobId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -51,6 +52,12 @@ pub enum JobMessage {
     /// Replace the recovery codes.
     #[serde(rename = "regenerate_recovery_codes/v1")]
     RegenerateRecoveryCodes(RegenerateRecoveryCodes),
+    /// Add an app password.
+    #[serde(rename = "create_app_password/v1")]
+    CreateAppPassword(CreateAppPassword),
+    /// Revoke app passwords.
+    #[serde(rename = "revoke_app_passwords/v1")]
+    RevokeAppPasswords(RevokeAppPasswords),
 }
 
 impl JobMessage {
@@ -61,6 +68,8 @@ impl JobMessage {
             JobMessage::EnableTotp(job) => job.job_id,
             JobMessage::DisableTotp(job) => job.job_id,
             JobMessage::RegenerateRecoveryCodes(job) => job.job_id,
+            JobMessage::CreateAppPassword(job) => job.job_id,
+            JobMessage::RevokeAppPasswords(job) => job.job_id,
         }
     }
 
@@ -71,6 +80,8 @@ impl JobMessage {
             JobMessage::EnableTotp(_) => JobKind::EnableTotp,
             JobMessage::DisableTotp(_) => JobKind::DisableTotp,
             JobMessage::RegenerateRecoveryCodes(_) => JobKind::RegenerateRecoveryCodes,
+            JobMessage::CreateAppPassword(_) => JobKind::CreateAppPassword,
+            JobMessage::RevokeAppPasswords(_) => JobKind::RevokeAppPasswords,
         }
     }
 
@@ -147,6 +158,42 @@ pub struct RegenerateRecoveryCodes {
     pub sealed_recovery_codes: String,
 }
 
+/// A new app password to store; the gateway made the secret and showed it once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateAppPassword {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account.
+    pub account: Dn,
+    /// The app password's id.
+    pub id: uuid::Uuid,
+    /// Its name.
+    pub name: AppPasswordName,
+    /// What it may do.
+    pub scope: Scope,
+    /// When it was made.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// When it stops working, if ever.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires: Option<OffsetDateTime>,
+    /// The secret, sealed for [`seal_context`]`(job_id, "app_password")`.
+    pub sealed_secret: String,
+    /// The account's limit when the request was accepted.
+    pub max_per_account: usize,
+}
+
+/// App passwords to revoke.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RevokeAppPasswords {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account.
+    pub account: Dn,
+    /// Which ones; `None` revokes every one.
+    pub ids: Option<Vec<uuid::Uuid>>,
+}
+
 /// What a job does, as recorded in its job record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -159,15 +206,21 @@ pub enum JobKind {
     DisableTotp,
     /// See [`RegenerateRecoveryCodes`].
     RegenerateRecoveryCodes,
+    /// See [`CreateAppPassword`].
+    CreateAppPassword,
+    /// See [`RevokeAppPasswords`].
+    RevokeAppPasswords,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 4] = [
+    pub const ALL: [JobKind; 6] = [
         JobKind::ChangePassword,
         JobKind::EnableTotp,
         JobKind::DisableTotp,
         JobKind::RegenerateRecoveryCodes,
+        JobKind::CreateAppPassword,
+        JobKind::RevokeAppPasswords,
     ];
 
     /// The kind as stored in the directory.
@@ -177,6 +230,8 @@ impl JobKind {
             JobKind::EnableTotp => "enable_totp",
             JobKind::DisableTotp => "disable_totp",
             JobKind::RegenerateRecoveryCodes => "regenerate_recovery_codes",
+            JobKind::CreateAppPassword => "create_app_password",
+            JobKind::RevokeAppPasswords => "revoke_app_passwords",
         }
     }
 
@@ -191,7 +246,9 @@ impl JobKind {
             JobKind::ChangePassword
             | JobKind::EnableTotp
             | JobKind::DisableTotp
-            | JobKind::RegenerateRecoveryCodes => Queue::Credentials,
+            | JobKind::RegenerateRecoveryCodes
+            | JobKind::CreateAppPassword
+            | JobKind::RevokeAppPasswords => Queue::Credentials,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! workers, secret sealing, password policy and hashing, configuration, and
 //! the adapters for the directory (LDAP) and the broker (RabbitMQ).
 
+pub mod app_password;
 pub mod broker;
 pub mod clock;
 pub mod config;

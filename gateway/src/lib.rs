@@ -15,7 +15,7 @@ pub mod verify;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, header};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use latchkey_core::broker::AmqpPublisher;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::config::Settings;
@@ -80,6 +80,16 @@ pub fn router(state: Arc<Gateway>) -> Router {
             post(routes::two_factor::regenerate_recovery_codes::<D, P>),
         )
         .route("/api/password", post(routes::password::change::<D, P>))
+        .route(
+            "/api/app-passwords",
+            get(routes::app_passwords::list::<D, P>)
+                .post(routes::app_passwords::create::<D, P>)
+                .delete(routes::app_passwords::revoke_all::<D, P>),
+        )
+        .route(
+            "/api/app-passwords/{id}",
+            delete(routes::app_passwords::revoke::<D, P>),
+        )
         .route("/api/jobs/{id}", get(routes::jobs::show::<D, P>))
         .route(
             "/api/openapi.json",

@@ -98,6 +98,18 @@ pub enum ApiError {
     /// An account not yet managed by Latchkey must change its password first.
     #[error("change your password once before turning on two-factor authentication")]
     PasswordChangeRequired,
+    /// An app password of this name exists.
+    #[error("you already have an app password with this name")]
+    NameTaken,
+    /// The account has as many app passwords as allowed.
+    #[error("you have {0} app passwords, the most allowed; revoke one first")]
+    TooManyAppPasswords(usize),
+    /// Sensitive changes need the password when the sign-in is not recent.
+    #[error("enter your password again to confirm this change")]
+    PasswordRequired,
+    /// There is nothing to revoke.
+    #[error("you have no app passwords")]
+    NothingToRevoke,
     /// Too many failures; try again after the delay.
     #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
     RateLimited(Duration),
@@ -160,7 +172,11 @@ impl ApiError {
             ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. } => StatusCode::FORBIDDEN,
             ApiError::TwoFactorAlreadyOn
             | ApiError::TwoFactorOff
-            | ApiError::PasswordChangeRequired => StatusCode::CONFLICT,
+            | ApiError::PasswordChangeRequired
+            | ApiError::NameTaken
+            | ApiError::TooManyAppPasswords(_)
+            | ApiError::NothingToRevoke => StatusCode::CONFLICT,
+            ApiError::PasswordRequired => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidCredentials | ApiError::NotSignedIn => StatusCode::UNAUTHORIZED,
@@ -198,6 +214,10 @@ impl ApiError {
             ApiError::TwoFactorAlreadyOn => "two-factor-already-on",
             ApiError::TwoFactorOff => "two-factor-off",
             ApiError::PasswordChangeRequired => "password-change-required",
+            ApiError::NameTaken => "name-taken",
+            ApiError::TooManyAppPasswords(_) => "too-many-app-passwords",
+            ApiError::PasswordRequired => "password-required",
+            ApiError::NothingToRevoke => "nothing-to-revoke",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::BrokerUnavailable(_) => "broker-unavailable",
             ApiError::DirectoryUnavailable(_) => "directory-unavailable",
@@ -216,6 +236,8 @@ impl ApiError {
             | ApiError::WrongCode { field }
             | ApiError::CodeAlreadyUsed { field } => Some(field),
             ApiError::SecondFactorMissing => Some("code"),
+            ApiError::NameTaken => Some("name"),
+            ApiError::PasswordRequired => Some("password"),
             _ => None,
         }
     }

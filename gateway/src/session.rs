@@ -10,7 +10,7 @@ use axum_extra::extract::SignedCookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use latchkey_core::directory::{Account, Accounts, JobStore, SessionEntry, SessionStore};
+use latchkey_core::directory::{Account, Directory, SessionEntry};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -78,7 +78,7 @@ pub struct CurrentSession {
 
 impl<D, P> FromRequestParts<Arc<AppState<D, P>>> for CurrentSession
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Send + Sync + 'static,
 {
     type Rejection = ApiError;

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::clock::{ManualClock, SystemClock};
 use latchkey_core::config::Settings;
-use latchkey_core::directory::{Accounts, JobStore, LdapDirectory, SessionStore};
+use latchkey_core::directory::{Directory, LdapDirectory};
 use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
 use latchkey_workers::{Context, Worker, WorkerHandle};
@@ -26,6 +26,8 @@ pub struct AppOptions {
     pub account_failures: u32,
     /// Failed sign-ins allowed per client address.
     pub address_failures: u32,
+    /// Further settings, as `SECTION__KEY` and value (the `LATCHKEY__` prefix is added).
+    pub settings: Vec<(&'static str, String)>,
 }
 
 impl Default for AppOptions {
@@ -36,6 +38,7 @@ impl Default for AppOptions {
             retry_delays_ms: vec![100, 200, 400, 800, 1600, 3200],
             account_failures: 5,
             address_failures: 50,
+            settings: Vec::new(),
         }
     }
 }
@@ -117,6 +120,7 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         ),
     ]
     .into_iter()
+    .chain(options.settings)
     .map(|(key, value)| (format!("LATCHKEY__{key}"), value))
     .collect();
     let settings = Settings::load(None, Some(env)).expect("test settings load");
@@ -164,13 +168,17 @@ impl TestApp {
             keyring: Arc::new(keyring),
             directory_keyring: Arc::new(directory_keyring),
             clock: Arc::new(SystemClock),
+            revoke_app_passwords_on_password_change: self
+                .settings
+                .app_passwords
+                .revoke_on_password_change,
         }
     }
 
     /// Starts a worker in-process over `directory`.
     pub async fn start_worker<D>(&self, directory: D) -> WorkerHandle
     where
-        D: Accounts + JobStore + SessionStore,
+        D: Directory,
     {
         Worker::new(
             self.context(directory),
@@ -263,7 +271,7 @@ impl TestApp {
             &self.slapd.url(),
             (&dn, &password),
             &crate::demo::dn(uid),
-            "(objectClass=*)",
+            "(objectClass=inetOrgPerson)",
         )
         .await;
         entries.pop().expect("the account exists")

@@ -3,9 +3,10 @@
 //! the worker saw, so tests wait on events instead of times.
 
 use latchkey_core::SecretString;
+use latchkey_core::app_password::AppPassword;
 use latchkey_core::directory::{
-    Account, Accounts, JobStore, JobUpdate, PasswordWrite, Result, SessionEntry, SessionStore,
-    TotpChange,
+    Account, Accounts, AppPasswordStore, JobStore, JobUpdate, PasswordWrite, Result, SessionEntry,
+    SessionStore, StoredAppPassword, TotpChange,
 };
 use latchkey_core::domain::{Dn, JobId, Uid};
 use latchkey_core::job::JobRecord;
@@ -158,5 +159,23 @@ impl<D: SessionStore + Clone> SessionStore for Probe<D> {
 
     async fn delete_sessions_of(&self, owner: &Dn, keep: Option<&str>) -> Result<usize> {
         self.count(self.inner.delete_sessions_of(owner, keep).await)
+    }
+}
+
+impl<D: AppPasswordStore + Clone> AppPasswordStore for Probe<D> {
+    async fn record_app_password(&self, account: &Account, entry: &AppPassword) -> Result<()> {
+        self.count(self.inner.record_app_password(account, entry).await)
+    }
+
+    async fn install_app_password(&self, account: &Dn, entry: &AppPassword) -> Result<()> {
+        self.count(self.inner.install_app_password(account, entry).await)
+    }
+
+    async fn remove_app_password(&self, account: &Dn, stored: &StoredAppPassword) -> Result<()> {
+        self.count(self.inner.remove_app_password(account, stored).await)
+    }
+
+    async fn accounts_with_app_passwords(&self) -> Result<Vec<Account>> {
+        self.count(self.inner.accounts_with_app_passwords().await)
     }
 }

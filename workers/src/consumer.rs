@@ -10,7 +10,7 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
 use latchkey_core::broker::{ATTEMPT_HEADER, AmqpPublisher, Publisher, Topology};
 use latchkey_core::config::{BrokerSettings, WorkerSettings};
-use latchkey_core::directory::{Accounts, JobStore, JobUpdate, SessionStore};
+use latchkey_core::directory::{Directory, JobUpdate};
 use latchkey_core::job::{JobMessage, JobState, Queue};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -39,7 +39,7 @@ pub struct WorkerHandle {
 
 impl<D> Worker<D>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
 {
     /// A worker for the queues `worker.queues` names (unknown names are an error).
     pub fn new(

@@ -1,15 +1,30 @@
 //! The worker binary: load config, build the pieces, consume until SIGTERM.
 
 use anyhow::Context as _;
-use latchkey_core::clock::SystemClock;
+use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
 use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
 use latchkey_workers::health::{self, Probes};
-use latchkey_workers::{Context, Worker};
+use latchkey_workers::{Context, Worker, handlers};
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
+
+/// Removes expired app passwords every `interval`, for as long as the worker runs.
+async fn sweep_expired_app_passwords(directory: LdapDirectory, interval: std::time::Duration) {
+    let mut ticks = tokio::time::interval(interval);
+    loop {
+        ticks.tick().await;
+        match handlers::sweep_expired(&directory, SystemClock.now()).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "expired app passwords removed"),
+            Err(error) => {
+                tracing::warn!(%error, "the app-password sweep failed; it runs again later")
+            }
+        }
+    }
+}
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
@@ -30,7 +45,14 @@ async fn main() -> anyhow::Result<()> {
         keyring: Arc::new(keyring),
         directory_keyring: Arc::new(directory_keyring),
         clock: Arc::new(SystemClock),
+        revoke_app_passwords_on_password_change: settings.app_passwords.revoke_on_password_change,
     };
+    let sweep_interval =
+        std::time::Duration::from_secs(settings.app_passwords.sweep_interval_seconds.max(1));
+    tokio::spawn(sweep_expired_app_passwords(
+        directory.clone(),
+        sweep_interval,
+    ));
     let worker = Worker::new(context, &settings.broker, &settings.worker)?
         .start()
         .await

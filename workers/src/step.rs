@@ -3,7 +3,7 @@
 use crate::handlers;
 use crate::outcome::Outcome;
 use latchkey_core::clock::Clock;
-use latchkey_core::directory::{Accounts, JobStore, JobUpdate, SessionStore};
+use latchkey_core::directory::{Directory, JobUpdate};
 use latchkey_core::job::{JobMessage, JobState, Queue};
 use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
@@ -22,6 +22,8 @@ pub struct Context<D> {
     pub directory_keyring: Arc<Keyring>,
     /// The time.
     pub clock: Arc<dyn Clock>,
+    /// Revoke every app password when the primary password changes.
+    pub revoke_app_passwords_on_password_change: bool,
 }
 
 /// Runs attempt number `attempt` (from 1) of `message`, keeping its job
@@ -29,7 +31,7 @@ pub struct Context<D> {
 #[tracing::instrument(skip_all, fields(job = %message.job_id(), kind = message.kind().as_str(), attempt))]
 pub async fn process<D>(context: &Context<D>, message: &JobMessage, attempt: u32) -> Outcome
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
 {
     let running = JobUpdate {
         state: Some(JobState::Running),
@@ -54,6 +56,8 @@ where
         JobMessage::RegenerateRecoveryCodes(job) => {
             handlers::regenerate_recovery_codes(context, job).await
         }
+        JobMessage::CreateAppPassword(job) => handlers::create_app_password(context, job).await,
+        JobMessage::RevokeAppPasswords(job) => handlers::revoke_app_passwords(context, job).await,
     };
     if outcome == Outcome::Done {
         let done = JobUpdate {

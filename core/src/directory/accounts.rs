@@ -1,6 +1,10 @@
 use super::entry::{all, first, generalized_time, has_class, number, timestamp};
 use super::pool::{check, classify};
-use super::{Account, Accounts, DirectoryError, LdapDirectory, PasswordWrite, Result, TotpChange};
+use super::{
+    Account, Accounts, DirectoryError, LdapDirectory, PasswordWrite, Result, StoredAppPassword,
+    TotpChange,
+};
+use crate::app_password::AppPassword;
 use crate::domain::{Dn, JobId, Uid};
 use ldap3::{Mod, Scope, SearchEntry};
 use secrecy::{ExposeSecret, SecretString};
@@ -8,7 +12,7 @@ use std::collections::HashSet;
 
 const ACCOUNT_CLASS: &str = "latchkeyAccount";
 
-const ACCOUNT_ATTRIBUTES: &[&str] = &[
+pub(super) const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "objectClass",
     "uid",
     "cn",
@@ -27,7 +31,7 @@ const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "latchkeyEncryptionMethod",
 ];
 
-fn account_from(entry: SearchEntry) -> Account {
+pub(super) fn account_from(entry: SearchEntry) -> Account {
     Account {
         uid: first(&entry, "uid").unwrap_or_default().to_owned(),
         name: first(&entry, "cn").unwrap_or_default().to_owned(),
@@ -44,14 +48,23 @@ fn account_from(entry: SearchEntry) -> Account {
         totp_params: first(&entry, "latchkeyTotpParams").map(str::to_owned),
         totp_last_step: number(&entry, "latchkeyTotpLastStep"),
         recovery_codes: all(&entry, "latchkeyRecoveryCode"),
-        app_passwords: all(&entry, "latchkeyAppPassword").len(),
+        app_passwords: all(&entry, "latchkeyAppPassword")
+            .into_iter()
+            .filter_map(|raw| {
+                let entry = AppPassword::from_stored(&raw);
+                if entry.is_none() {
+                    tracing::warn!("an unreadable latchkeyAppPassword value is ignored");
+                }
+                entry.map(|entry| StoredAppPassword { raw, entry })
+            })
+            .collect(),
         encryption_method: first(&entry, "latchkeyEncryptionMethod").map(str::to_owned),
         dn: Dn::from_directory(entry.dn),
     }
 }
 
 /// A set of one value, the shape `Mod` takes.
-fn one(value: impl Into<String>) -> HashSet<String> {
+pub(super) fn one(value: impl Into<String>) -> HashSet<String> {
     HashSet::from([value.into()])
 }
 
@@ -62,7 +75,7 @@ fn values(items: &[String]) -> HashSet<String> {
 /// The modifications that make a write conditional on nobody having
 /// written since `account` was read: the revision is deleted by its old
 /// value (which fails if it changed) and added one higher.
-fn revision_swap(account: &Account) -> Vec<Mod<String>> {
+pub(super) fn revision_swap(account: &Account) -> Vec<Mod<String>> {
     let mut mods = Vec::new();
     if !account.managed {
         mods.push(Mod::Add("objectClass".into(), one(ACCOUNT_CLASS)));
@@ -100,7 +113,7 @@ fn flag(value: bool) -> HashSet<String> {
 }
 
 impl LdapDirectory {
-    async fn modify(&self, dn: &Dn, mods: Vec<Mod<String>>) -> Result<()> {
+    pub(super) async fn modify(&self, dn: &Dn, mods: Vec<Mod<String>>) -> Result<()> {
         let mut ldap = self.conn().await?;
         let outcome = ldap.modify(dn.as_str(), mods).await;
         check(outcome.and_then(|result| result.success())).map(drop)

@@ -2,12 +2,14 @@
 //! that handlers are generic over them, with the LDAP implementation beside.
 
 mod accounts;
+mod app_passwords;
 mod entry;
 mod jobs;
 mod pool;
 mod sessions;
 mod ttl;
 
+use crate::app_password::AppPassword;
 use crate::domain::{Dn, JobId, Uid};
 use crate::job::{JobRecord, JobState};
 use secrecy::SecretString;
@@ -80,8 +82,8 @@ pub struct Account {
     pub totp_last_step: Option<u64>,
     /// Hashes of the unused recovery codes.
     pub recovery_codes: Vec<String>,
-    /// How many app passwords exist.
-    pub app_passwords: usize,
+    /// The app passwords, as stored.
+    pub app_passwords: Vec<StoredAppPassword>,
     /// The encryption-at-rest method, if turned on.
     pub encryption_method: Option<String>,
 }
@@ -97,6 +99,16 @@ pub struct PasswordWrite<'a> {
     pub job_id: JobId,
     /// When it is applied.
     pub at: OffsetDateTime,
+}
+
+/// One `latchkeyAppPassword` value: the exact stored text (to delete it by
+/// value) and what it says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAppPassword {
+    /// The value as the directory holds it.
+    pub raw: String,
+    /// The parsed metadata.
+    pub entry: AppPassword,
 }
 
 impl Account {
@@ -239,3 +251,40 @@ pub trait SessionStore: Send + Sync + 'static {
         keep: Option<&str>,
     ) -> impl Future<Output = Result<usize>> + Send;
 }
+
+/// Where app passwords live: metadata on the account, hashes where binds
+/// find them (the account's `userPassword` for scope `all`, the
+/// `cn=<service>` child entries otherwise). Metadata goes in first and out
+/// last, so a hash never exists without the metadata that can remove it.
+pub trait AppPasswordStore: Send + Sync + 'static {
+    /// Records an app password's metadata on `account`, the revision swapped
+    /// in the same modify ([`DirectoryError::Conflict`] if raced).
+    fn record_app_password(
+        &self,
+        account: &Account,
+        entry: &AppPassword,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Puts the hash where binds find it; already there is fine.
+    fn install_app_password(
+        &self,
+        account: &Dn,
+        entry: &AppPassword,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Takes the hash out of every place binds find it, then the metadata;
+    /// already gone is fine.
+    fn remove_app_password(
+        &self,
+        account: &Dn,
+        stored: &StoredAppPassword,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Every account that has app passwords (for the expiry sweep).
+    fn accounts_with_app_passwords(&self) -> impl Future<Output = Result<Vec<Account>>> + Send;
+}
+
+/// Everything the services need of the directory.
+pub trait Directory: Accounts + JobStore + SessionStore + AppPasswordStore {}
+
+impl<T: Accounts + JobStore + SessionStore + AppPasswordStore> Directory for T {}

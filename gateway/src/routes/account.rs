@@ -52,7 +52,7 @@ pub async fn show(session: CurrentSession) -> ApiResult<Json<AccountView>> {
         password_changed: account.password_changed,
         two_factor,
         app_passwords: AppPasswordsView {
-            count: account.app_passwords,
+            count: account.app_passwords.len(),
         },
         encryption: EncryptionView {
             enabled: account.encryption_method.is_some(),

@@ -5,7 +5,7 @@ use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use latchkey_core::directory::{Accounts, JobStore, SessionStore};
+use latchkey_core::directory::Directory;
 use latchkey_core::domain::JobId;
 use latchkey_core::job::JobRecord;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ pub async fn show<D, P>(
     Path(id): Path<String>,
 ) -> ApiResult<Json<JobRecord>>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Send + Sync + 'static,
 {
     let id = JobId::parse(&id).map_err(|_| ApiError::NotFound)?;

@@ -1,6 +1,7 @@
 //! The HTTP routes, one file per feature.
 
 pub mod account;
+pub mod app_passwords;
 pub mod health;
 pub mod jobs;
 pub mod password;

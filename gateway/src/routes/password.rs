@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
-use latchkey_core::directory::{Accounts, JobStore, SessionStore};
+use latchkey_core::directory::Directory;
 use latchkey_core::domain::JobId;
 use latchkey_core::job::{ChangePassword, JobMessage};
 use secrecy::{ExposeSecret, SecretString};
@@ -34,7 +34,7 @@ pub async fn change<D, P>(
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<JobAccepted>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Publisher,
 {
     let account = &session.account;

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::SignedCookieJar;
-use latchkey_core::directory::{Account, Accounts, JobStore, SessionStore};
+use latchkey_core::directory::{Account, Directory, SessionStore};
 use latchkey_core::domain::{Dn, Uid};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -86,7 +86,7 @@ pub async fn sign_in<D, P>(
     ApiJson(body): ApiJson<SignIn>,
 ) -> ApiResult<Response>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Send + Sync + 'static,
 {
     let uid = Uid::parse(&body.username).map_err(|error| ApiError::InvalidField {
@@ -143,7 +143,7 @@ pub async fn second_step<D, P>(
     ApiJson(body): ApiJson<SecondStep>,
 ) -> ApiResult<Response>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Send + Sync + 'static,
 {
     let challenge: Challenge = open_token(&state.keyring, CHALLENGE_CONTEXT, &body.challenge)
@@ -170,7 +170,7 @@ pub async fn sign_out<D, P>(
     session: CurrentSession,
 ) -> ApiResult<(SignedCookieJar, StatusCode)>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Send + Sync + 'static,
 {
     state.directory.delete_session(&session.entry.id).await?;

@@ -11,7 +11,7 @@ use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
-use latchkey_core::directory::{Accounts, JobStore, SessionStore};
+use latchkey_core::directory::Directory;
 use latchkey_core::domain::{Dn, JobId};
 use latchkey_core::job::{
     DisableTotp, EnableTotp, JobMessage, RegenerateRecoveryCodes, seal_context,
@@ -56,7 +56,7 @@ pub async fn start_enrolment<D, P>(
     session: CurrentSession,
 ) -> ApiResult<Json<EnrolmentStarted>>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Send + Sync + 'static,
 {
     let account = &session.account;
@@ -108,7 +108,7 @@ pub async fn confirm_enrolment<D, P>(
     ApiJson(body): ApiJson<ConfirmEnrolment>,
 ) -> ApiResult<JobAccepted>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Publisher,
 {
     let account = &session.account;
@@ -176,7 +176,7 @@ pub async fn disable<D, P>(
     ApiJson(body): ApiJson<Disable>,
 ) -> ApiResult<JobAccepted>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Publisher,
 {
     let account = &session.account;
@@ -215,7 +215,7 @@ pub async fn regenerate_recovery_codes<D, P>(
     ApiJson(body): ApiJson<Regenerate>,
 ) -> ApiResult<JobAccepted>
 where
-    D: Accounts + JobStore + SessionStore,
+    D: Directory,
     P: Publisher,
 {
     let account = &session.account;

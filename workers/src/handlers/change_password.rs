@@ -1,7 +1,7 @@
-use super::{hash_all, on_current_account, unreadable};
+use super::{hash_all, on_current_account, revoke_every_app_password, unreadable};
 use crate::outcome::Outcome;
 use crate::step::Context;
-use latchkey_core::directory::{Accounts, PasswordWrite, SessionStore};
+use latchkey_core::directory::{Directory, PasswordWrite, SessionStore};
 use latchkey_core::job::ChangePassword;
 
 /// What the write found.
@@ -17,7 +17,7 @@ enum Applied {
 #[tracing::instrument(skip_all, fields(account = %job.account))]
 pub async fn change_password<D>(context: &Context<D>, job: &ChangePassword) -> Outcome
 where
-    D: Accounts + SessionStore,
+    D: Directory,
 {
     let password = match context.keyring.open_string(
         &ChangePassword::seal_context(job.job_id),
@@ -47,7 +47,12 @@ where
     })
     .await;
     match applied {
-        Ok(Applied::ThisChange) => end_other_sessions(context, job).await,
+        Ok(Applied::ThisChange) => match end_other_sessions(context, job).await {
+            Outcome::Done if context.revoke_app_passwords_on_password_change => {
+                revoke_every_app_password(context, &job.account).await
+            }
+            other => other,
+        },
         Ok(Applied::Superseded) => {
             tracing::info!("superseded by a newer change; nothing to do");
             Outcome::Done

@@ -1,9 +1,13 @@
 //! One handler per job kind, and what they share: reading the account and
 //! writing it again when another writer got in first.
 
+mod app_passwords;
 mod change_password;
 mod two_factor;
 
+pub use app_passwords::{
+    create_app_password, revoke_app_passwords, revoke_every_app_password, sweep_expired,
+};
 pub use change_password::change_password;
 pub use two_factor::{disable_totp, enable_totp, regenerate_recovery_codes};
 
