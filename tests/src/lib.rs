@@ -3,6 +3,7 @@
 //! and workers in-process.
 
 pub mod app;
+pub mod dovecot;
 pub mod ldap;
 pub mod probe;
 pub mod slapd;

@@ -6,6 +6,7 @@
 
 mod app_passwords;
 mod bad_input;
+mod dovecot;
 mod password;
 mod resilience;
 mod sessions;

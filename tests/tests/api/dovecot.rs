@@ -1,0 +1,105 @@
+use latchkey_core::clock::Clock;
+use latchkey_tests::demo::ALICE;
+use latchkey_tests::dovecot::Dovecot;
+use latchkey_tests::{AppOptions, TestApp, oathtool, spawn_app};
+use serde_json::{Value, json};
+
+async fn accepted_job(
+    app: &TestApp,
+    client: &reqwest::Client,
+    response: reqwest::Response,
+) -> Value {
+    assert_eq!(response.status(), 202);
+    let body: Value = response.json().await.unwrap();
+    let job = body["job"]["id"].as_str().unwrap();
+    assert_eq!(app.finished_job(client, job).await["state"], "succeeded");
+    body
+}
+
+async fn app_password(
+    app: &TestApp,
+    client: &reqwest::Client,
+    name: &str,
+    scopes: &[&str],
+) -> (String, String) {
+    let response = app
+        .post(
+            client,
+            "/api/app-passwords",
+            json!({"name": name, "scopes": scopes}),
+        )
+        .await;
+    let body = accepted_job(app, client, response).await;
+    (
+        body["app_password"]["id"].as_str().unwrap().to_owned(),
+        body["secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn dovecot_imap_holds_app_passwords_to_their_scopes() {
+    let app = spawn_app(AppOptions::default()).await;
+    let dovecot = Dovecot::start(&app.slapd.url());
+    let client = app.signed_in(ALICE).await;
+    let (mail_id, mail) = app_password(&app, &client, "Thunderbird on laptop", &["mail"]).await;
+    let (_, phone) = app_password(&app, &client, "Phone", &["mail"]).await;
+    let (_, sending) = app_password(&app, &client, "Scanner", &["submission"]).await;
+
+    assert!(
+        dovecot.imap_login("alice", &mail).await,
+        "a fresh mail app password reads mail"
+    );
+    assert!(
+        !dovecot.imap_login("alice", &sending).await,
+        "a submission-only one does not"
+    );
+    assert!(
+        dovecot.auth("submission", "alice", &sending),
+        "but it may send"
+    );
+    assert!(
+        !dovecot.auth("sieve", "alice", &mail),
+        "mail does not include sieve"
+    );
+    assert!(
+        dovecot.imap_login("ALICE", ALICE.1).await,
+        "2FA off: the primary password works"
+    );
+
+    let revoked = client
+        .delete(format!("{}/api/app-passwords/{mail_id}", app.address))
+        .send()
+        .await
+        .unwrap();
+    accepted_job(&app, &client, revoked).await;
+    assert!(
+        !dovecot.imap_login("alice", &mail).await,
+        "revoked: locked out at once"
+    );
+    assert!(
+        dovecot.imap_login("alice", &phone).await,
+        "the user's other app password still works"
+    );
+
+    // With 2FA on, mail clients need app passwords.
+    let started: Value = app
+        .post(&client, "/api/totp/enrolment", json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let code = oathtool(started["secret"].as_str().unwrap(), app.clock.now());
+    let enabled = app
+        .post(
+            &client,
+            "/api/totp",
+            json!({"token": started["token"], "code": code}),
+        )
+        .await;
+    accepted_job(&app, &client, enabled).await;
+    assert!(
+        !dovecot.imap_login("alice", ALICE.1).await,
+        "2FA on: the primary password is refused"
+    );
+    assert!(dovecot.imap_login("alice", &phone).await);
+}
