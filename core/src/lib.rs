@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod directory;
 pub mod domain;
+pub mod encryption;
 pub mod job;
 pub mod password;
 pub mod seal;

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod dovecot;
+pub mod keys;
 pub mod ldap;
 pub mod probe;
 pub mod slapd;

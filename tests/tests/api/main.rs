@@ -7,6 +7,7 @@
 mod app_passwords;
 mod bad_input;
 mod dovecot;
+mod encryption_formats;
 mod password;
 mod resilience;
 mod sessions;

@@ -1,0 +1,150 @@
+//! OpenPGP with Sequoia: checking certificates and streaming encryption.
+
+use super::{Algorithm, KeyError};
+use sequoia_openpgp::cert::prelude::*;
+use sequoia_openpgp::crypto::mpi::PublicKey;
+use sequoia_openpgp::parse::Parse;
+use sequoia_openpgp::policy::StandardPolicy;
+use sequoia_openpgp::serialize::MarshalInto;
+use sequoia_openpgp::serialize::stream::{Armorer, Encryptor, LiteralWriter, Message};
+use sequoia_openpgp::types::{KeyFlags, RevocationStatus, SymmetricAlgorithm};
+use std::io::{Read, Write};
+use std::time::SystemTime;
+
+/// Keys that may encrypt data at rest or in transit (gpg marks both).
+fn encryption_flags() -> KeyFlags {
+    KeyFlags::empty()
+        .set_storage_encryption()
+        .set_transport_encryption()
+}
+
+/// Parses one certificate (armored or binary).
+pub(super) fn parse(index: usize, bytes: &[u8]) -> Result<Cert, KeyError> {
+    let cert = Cert::from_bytes(bytes).map_err(|_| KeyError::Garbage { index })?;
+    if cert.is_tsk() {
+        // A secret key was pasted by mistake: keep only the public parts.
+        return Ok(cert.strip_secret_key_material());
+    }
+    Ok(cert)
+}
+
+/// The certificate in binary form, for the directory.
+pub(super) fn to_binary(cert: &Cert) -> Vec<u8> {
+    cert.to_vec().expect("a parsed certificate serialises")
+}
+
+/// Parses and checks a certificate: valid at `now`, not revoked, with an
+/// alive encryption-capable key of an algorithm we accept.
+pub(super) fn validate(index: usize, bytes: &[u8], now: SystemTime) -> Result<Cert, KeyError> {
+    let cert = parse(index, bytes)?;
+    let policy = StandardPolicy::new();
+    let valid = cert.with_policy(&policy, now).map_err(|error| {
+        // The policy refuses short RSA keys outright; say so plainly.
+        match cert.keys().find_map(|key| weak_rsa(key.key().mpis())) {
+            Some(bits) => KeyError::Weak {
+                index,
+                detail: format!("RSA with {bits} bits"),
+            },
+            None => KeyError::NotValidNow {
+                index,
+                detail: error.to_string(),
+            },
+        }
+    })?;
+    if let RevocationStatus::Revoked(_) = valid.revocation_status() {
+        return Err(KeyError::Revoked { index });
+    }
+    if let Err(error) = valid.alive() {
+        return Err(KeyError::NotValidNow {
+            index,
+            detail: error.to_string(),
+        });
+    }
+    let capable: Vec<_> = valid.keys().key_flags(encryption_flags()).collect();
+    if capable.is_empty() {
+        return Err(KeyError::CannotEncrypt {
+            index,
+            part: "subkey",
+        });
+    }
+    let usable: Vec<_> = valid
+        .keys()
+        .key_flags(encryption_flags())
+        .supported()
+        .alive()
+        .revoked(false)
+        .collect();
+    if usable.is_empty() {
+        return Err(KeyError::NotValidNow {
+            index,
+            detail: "every encryption subkey has expired or been revoked".into(),
+        });
+    }
+    for key in &usable {
+        if let Some(bits) = weak_rsa(key.key().mpis()) {
+            return Err(KeyError::Weak {
+                index,
+                detail: format!("RSA with {bits} bits"),
+            });
+        }
+        match key.key().mpis() {
+            PublicKey::RSA { .. }
+            | PublicKey::ECDH { .. }
+            | PublicKey::X25519 { .. }
+            | PublicKey::X448 { .. } => {}
+            other => {
+                return Err(KeyError::Weak {
+                    index,
+                    detail: format!("{:?}", other.algo()),
+                });
+            }
+        }
+    }
+    Ok(cert)
+}
+
+/// The size of an RSA key shorter than 2048 bits.
+fn weak_rsa(key: &PublicKey) -> Option<usize> {
+    match key {
+        PublicKey::RSA { n, .. } if n.bits() < 2048 => Some(n.bits()),
+        _ => None,
+    }
+}
+
+/// Encrypts `input` to every certificate's usable encryption keys, ASCII
+/// armored, streaming. Sequoia writes SEIPDv1 unless every recipient
+/// advertises SEIPDv2, so what gpg 2.2 made, gpg 2.2 reads.
+pub(super) fn encrypt(
+    algorithm: Algorithm,
+    certs: &[Cert],
+    input: &mut dyn Read,
+    output: &mut (dyn Write + Send + Sync),
+) -> anyhow::Result<()> {
+    let symmetric = match algorithm {
+        Algorithm::Aes128 => SymmetricAlgorithm::AES128,
+        _ => SymmetricAlgorithm::AES256,
+    };
+    let now = SystemTime::now();
+    let policy = StandardPolicy::new();
+    let mut recipients = Vec::new();
+    for cert in certs {
+        let valid = cert.with_policy(&policy, now)?;
+        recipients.extend(
+            valid
+                .keys()
+                .key_flags(encryption_flags())
+                .supported()
+                .alive()
+                .revoked(false),
+        );
+    }
+    let message = Message::new(output);
+    let message = Armorer::new(message).build()?;
+    let message = Encryptor::for_recipients(message, recipients)
+        .symmetric_algo(symmetric)
+        .build()?;
+    let mut literal = LiteralWriter::new(message).build()?;
+    std::io::copy(input, &mut literal)?;
+    literal.finalize()?;
+    Ok(())
+}

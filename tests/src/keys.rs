@@ -1,0 +1,198 @@
+//! Keys made by the real tools (gpg, openssl) in throwaway folders, and
+//! decryption with them: the independent side of every encryption test.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+fn run(command: &mut Command, input: Option<&[u8]>) -> Vec<u8> {
+    command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the tool runs");
+    if let Some(input) = input {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input)
+            .expect("input is written");
+    }
+    drop(child.stdin.take());
+    let output = child.wait_with_output().expect("the tool finishes");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// A private gpg home with keys of its own.
+pub struct GpgHome {
+    dir: tempfile::TempDir,
+}
+
+impl Default for GpgHome {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl GpgHome {
+    /// An empty home.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        Self { dir }
+    }
+
+    fn gpg(&self) -> Command {
+        let mut command = Command::new("gpg");
+        command.env("GNUPGHOME", self.dir.path()).args([
+            "--batch",
+            "--yes",
+            "--quiet",
+            "--pinentry-mode",
+            "loopback",
+            "--passphrase",
+            "",
+        ]);
+        command
+    }
+
+    /// Makes a key for `uid` (`algorithm` like `rsa2048` or `ed25519`) with an
+    /// encryption subkey of `subkey` (like `rsa2048` or `cv25519`) if given;
+    /// both expire after `expire` (`never`, `1d`); returns the fingerprint.
+    pub fn generate(
+        &self,
+        uid: &str,
+        algorithm: &str,
+        subkey: Option<&str>,
+        expire: &str,
+    ) -> String {
+        run(
+            self.gpg()
+                .args(["--quick-gen-key", uid, algorithm, "sign", expire]),
+            None,
+        );
+        let listing = String::from_utf8(run(
+            self.gpg().args(["--with-colons", "--list-keys", uid]),
+            None,
+        ))
+        .expect("a listing");
+        let fingerprint = listing
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("fpr:")
+                    .map(|rest| rest.trim_matches(':').to_owned())
+            })
+            .expect("a fingerprint");
+        if let Some(subkey) = subkey {
+            run(
+                self.gpg()
+                    .args(["--quick-add-key", &fingerprint, subkey, "encr", expire]),
+                None,
+            );
+        }
+        fingerprint
+    }
+
+    /// The armored public key.
+    pub fn export(&self, fingerprint: &str) -> String {
+        String::from_utf8(run(
+            self.gpg().args(["--armor", "--export", fingerprint]),
+            None,
+        ))
+        .expect("armor")
+    }
+
+    /// Revokes the key with the revocation certificate gpg made for it.
+    pub fn revoke(&self, fingerprint: &str) {
+        let path = self
+            .dir
+            .path()
+            .join(format!("openpgp-revocs.d/{fingerprint}.rev"));
+        let certificate =
+            std::fs::read_to_string(path).expect("gpg keeps a revocation certificate");
+        // gpg guards the stored certificate with a leading colon.
+        let armored = certificate.replace(
+            ":-----BEGIN PGP PUBLIC KEY BLOCK-----",
+            "-----BEGIN PGP PUBLIC KEY BLOCK-----",
+        );
+        run(self.gpg().arg("--import"), Some(armored.as_bytes()));
+    }
+
+    /// `gpg --decrypt` of an armored message.
+    pub fn decrypt(&self, armored: &[u8]) -> Vec<u8> {
+        run(self.gpg().arg("--decrypt"), Some(armored))
+    }
+}
+
+/// A self-signed S/MIME certificate and its key, made by `openssl req`.
+pub struct SmimeIdentity {
+    dir: tempfile::TempDir,
+}
+
+impl SmimeIdentity {
+    /// `key` is `rsa:2048`, `ec` with a curve, ...; `usage` the keyUsage extension.
+    pub fn new(key: &str, usage: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let mut command = Command::new("openssl");
+        command.current_dir(dir.path()).args([
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=alice@example.org",
+        ]);
+        match key.strip_prefix("ec:") {
+            Some(curve) => command.args([
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                &format!("ec_paramgen_curve:{curve}"),
+            ]),
+            None => command.args(["-newkey", key]),
+        };
+        command.args([
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+            "-addext",
+            &format!("keyUsage={usage}"),
+        ]);
+        run(&mut command, None);
+        Self { dir }
+    }
+
+    /// The certificate in PEM.
+    pub fn certificate_pem(&self) -> String {
+        std::fs::read_to_string(self.path("cert.pem")).expect("the certificate")
+    }
+
+    fn path(&self, name: &str) -> String {
+        Path::new(self.dir.path())
+            .join(name)
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    /// `openssl cms -decrypt` of an S/MIME message (headers included).
+    pub fn decrypt(&self, message: &[u8]) -> Vec<u8> {
+        run(
+            Command::new("openssl").args([
+                "cms",
+                "-decrypt",
+                "-recip",
+                &self.path("cert.pem"),
+                "-inkey",
+                &self.path("key.pem"),
+            ]),
+            Some(message),
+        )
+    }
+}
