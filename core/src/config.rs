@@ -65,6 +65,27 @@ pub struct Settings {
     pub totp: TotpSettings,
     /// Application passwords.
     pub app_passwords: AppPasswordSettings,
+    /// Mailboxes and their encryption at rest.
+    pub mailbox: MailboxSettings,
+}
+
+/// Mailboxes and their encryption at rest.
+#[derive(Debug, Clone, Deserialize)]
+pub struct MailboxSettings {
+    /// Where an account's Maildir is; `%u` is replaced by the username.
+    pub maildir_template: String,
+    /// Public keys an account may upload.
+    pub max_keys: usize,
+    /// How long a mailbox pass holds its lease without renewing it; a pass
+    /// whose worker died is taken over after this.
+    pub lease_seconds: u64,
+}
+
+impl MailboxSettings {
+    /// The Maildir of `uid`.
+    pub fn maildir_of(&self, uid: &str) -> std::path::PathBuf {
+        self.maildir_template.replace("%u", uid).into()
+    }
 }
 
 /// Application passwords for mail clients.
@@ -255,6 +276,7 @@ struct RawSettings {
     jobs: JobSettings,
     totp: TotpSettings,
     app_passwords: AppPasswordSettings,
+    mailbox: MailboxSettings,
 }
 
 const DEFAULTS: &str = include_str!("config/defaults.toml");
@@ -356,6 +378,7 @@ impl RawSettings {
             jobs: self.jobs,
             totp: self.totp,
             app_passwords: self.app_passwords,
+            mailbox: self.mailbox,
         })
     }
 }

@@ -58,6 +58,12 @@ pub enum JobMessage {
     /// Revoke app passwords.
     #[serde(rename = "revoke_app_passwords/v1")]
     RevokeAppPasswords(RevokeAppPasswords),
+    /// Turn encryption at rest on (or change its keys) and encrypt the mailbox.
+    #[serde(rename = "encrypt_mailbox/v1")]
+    EncryptMailbox(EncryptMailbox),
+    /// Turn encryption at rest off.
+    #[serde(rename = "disable_encryption/v1")]
+    DisableEncryption(DisableEncryption),
 }
 
 impl JobMessage {
@@ -70,6 +76,8 @@ impl JobMessage {
             JobMessage::RegenerateRecoveryCodes(job) => job.job_id,
             JobMessage::CreateAppPassword(job) => job.job_id,
             JobMessage::RevokeAppPasswords(job) => job.job_id,
+            JobMessage::EncryptMailbox(job) => job.job_id,
+            JobMessage::DisableEncryption(job) => job.job_id,
         }
     }
 
@@ -82,6 +90,8 @@ impl JobMessage {
             JobMessage::RegenerateRecoveryCodes(_) => JobKind::RegenerateRecoveryCodes,
             JobMessage::CreateAppPassword(_) => JobKind::CreateAppPassword,
             JobMessage::RevokeAppPasswords(_) => JobKind::RevokeAppPasswords,
+            JobMessage::EncryptMailbox(_) => JobKind::EncryptMailbox,
+            JobMessage::DisableEncryption(_) => JobKind::DisableEncryption,
         }
     }
 
@@ -194,6 +204,35 @@ pub struct RevokeAppPasswords {
     pub ids: Option<Vec<uuid::Uuid>>,
 }
 
+/// Store the account's encryption settings, then encrypt every message of
+/// its mailbox that is not encrypted yet. Carries public keys only.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EncryptMailbox {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account.
+    pub account: Dn,
+    /// Its username, which names its Maildir.
+    pub uid: String,
+    /// `openpgp` or `smime`.
+    pub method: String,
+    /// The algorithm's stored form.
+    pub algorithm: String,
+    /// The validated public keys, base64 of their binary form.
+    pub keys: Vec<String>,
+    /// Whether the subject travels inside the encryption.
+    pub protect_subject: bool,
+}
+
+/// Stop encrypting new mail (nothing already encrypted can be decrypted).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DisableEncryption {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account.
+    pub account: Dn,
+}
+
 /// What a job does, as recorded in its job record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -210,17 +249,23 @@ pub enum JobKind {
     CreateAppPassword,
     /// See [`RevokeAppPasswords`].
     RevokeAppPasswords,
+    /// See [`EncryptMailbox`].
+    EncryptMailbox,
+    /// See [`DisableEncryption`].
+    DisableEncryption,
 }
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 6] = [
+    pub const ALL: [JobKind; 8] = [
         JobKind::ChangePassword,
         JobKind::EnableTotp,
         JobKind::DisableTotp,
         JobKind::RegenerateRecoveryCodes,
         JobKind::CreateAppPassword,
         JobKind::RevokeAppPasswords,
+        JobKind::EncryptMailbox,
+        JobKind::DisableEncryption,
     ];
 
     /// The kind as stored in the directory.
@@ -232,6 +277,8 @@ impl JobKind {
             JobKind::RegenerateRecoveryCodes => "regenerate_recovery_codes",
             JobKind::CreateAppPassword => "create_app_password",
             JobKind::RevokeAppPasswords => "revoke_app_passwords",
+            JobKind::EncryptMailbox => "encrypt_mailbox",
+            JobKind::DisableEncryption => "disable_encryption",
         }
     }
 
@@ -249,6 +296,7 @@ impl JobKind {
             | JobKind::RegenerateRecoveryCodes
             | JobKind::CreateAppPassword
             | JobKind::RevokeAppPasswords => Queue::Credentials,
+            JobKind::EncryptMailbox | JobKind::DisableEncryption => Queue::Mailbox,
         }
     }
 }

@@ -87,6 +87,15 @@ pub fn router(state: Arc<Gateway>) -> Router {
                 .delete(routes::app_passwords::revoke_all::<D, P>),
         )
         .route(
+            "/api/encryption",
+            get(routes::encryption::show)
+                .put(routes::encryption::set::<D, P>)
+                .delete(routes::encryption::disable::<D, P>)
+                .route_layer(DefaultBodyLimit::max(
+                    routes::encryption::MAX_ENCRYPTION_BODY_BYTES,
+                )),
+        )
+        .route(
             "/api/app-passwords/{id}",
             delete(routes::app_passwords::revoke::<D, P>),
         )

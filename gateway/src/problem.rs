@@ -110,6 +110,12 @@ pub enum ApiError {
     /// There is nothing to revoke.
     #[error("you have no app passwords")]
     NothingToRevoke,
+    /// An uploaded key cannot be used; the detail says which and why.
+    #[error(transparent)]
+    UnusableKey(#[from] latchkey_core::encryption::KeyError),
+    /// Encryption at rest is off.
+    #[error("encryption at rest is off")]
+    EncryptionOff,
     /// Too many failures; try again after the delay.
     #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
     RateLimited(Duration),
@@ -167,7 +173,8 @@ impl ApiError {
             | ApiError::InvalidEnrolmentToken
             | ApiError::EnrolmentExpired
             | ApiError::MalformedCode { .. }
-            | ApiError::SecondFactorMissing => StatusCode::UNPROCESSABLE_ENTITY,
+            | ApiError::SecondFactorMissing
+            | ApiError::UnusableKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::InvalidChallenge => StatusCode::UNAUTHORIZED,
             ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. } => StatusCode::FORBIDDEN,
             ApiError::TwoFactorAlreadyOn
@@ -175,7 +182,8 @@ impl ApiError {
             | ApiError::PasswordChangeRequired
             | ApiError::NameTaken
             | ApiError::TooManyAppPasswords(_)
-            | ApiError::NothingToRevoke => StatusCode::CONFLICT,
+            | ApiError::NothingToRevoke
+            | ApiError::EncryptionOff => StatusCode::CONFLICT,
             ApiError::PasswordRequired => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -218,6 +226,8 @@ impl ApiError {
             ApiError::TooManyAppPasswords(_) => "too-many-app-passwords",
             ApiError::PasswordRequired => "password-required",
             ApiError::NothingToRevoke => "nothing-to-revoke",
+            ApiError::UnusableKey(_) => "unusable-key",
+            ApiError::EncryptionOff => "encryption-off",
             ApiError::RateLimited(_) => "rate-limited",
             ApiError::BrokerUnavailable(_) => "broker-unavailable",
             ApiError::DirectoryUnavailable(_) => "directory-unavailable",
@@ -237,6 +247,7 @@ impl ApiError {
             | ApiError::CodeAlreadyUsed { field } => Some(field),
             ApiError::SecondFactorMissing => Some("code"),
             ApiError::NameTaken => Some("name"),
+            ApiError::UnusableKey(_) => Some("keys"),
             ApiError::PasswordRequired => Some("password"),
             _ => None,
         }

@@ -5,7 +5,7 @@ use axum_extra::extract::cookie::Key;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::clock::Clock;
-use latchkey_core::config::{AppPasswordSettings, Settings, TotpSettings};
+use latchkey_core::config::{AppPasswordSettings, MailboxSettings, Settings, TotpSettings};
 use latchkey_core::password::{PasswordHasher, PasswordPolicy};
 use latchkey_core::seal::Keyring;
 use secrecy::{ExposeSecret, SecretString};
@@ -35,6 +35,8 @@ pub struct AppState<D, P> {
     pub totp: TotpSettings,
     /// App-password settings.
     pub app_passwords: AppPasswordSettings,
+    /// Mailbox settings.
+    pub mailbox: MailboxSettings,
     /// Signs session cookies.
     pub cookie_key: Key,
     /// Bounds how many password verifications run at once.
@@ -90,6 +92,7 @@ impl<D, P> AppState<D, P> {
             directory_keyring,
             totp: settings.totp.clone(),
             app_passwords: settings.app_passwords.clone(),
+            mailbox: settings.mailbox.clone(),
             cookie_key,
             verify_slots: Semaphore::new(gateway.max_concurrent_hashes.max(1)),
             account_failures: FailureLimiter::new(

@@ -63,6 +63,8 @@ pub struct TestApp {
     pub address: String,
     /// The gateway's clock: it stands still unless a test moves it.
     pub clock: ManualClock,
+    /// Where the accounts' Maildirs are (`<mail>/<uid>/Maildir`).
+    pub mail: tempfile::TempDir,
     /// Workers started with the app.
     pub workers: Vec<WorkerHandle>,
 }
@@ -93,6 +95,7 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     let broker_url = options.broker_url.clone().unwrap_or_else(|| {
         std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
     });
+    let mail = tempfile::tempdir().expect("a mail folder");
     let delays: Vec<String> = options.retry_delays_ms.iter().map(u64::to_string).collect();
     let env: HashMap<String, String> = [
         ("LDAP__URL", slapd.url()),
@@ -110,6 +113,10 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         ),
         ("SECRETS__SESSION_KEY", random_base64(64)),
         ("GATEWAY__PUBLIC_URL", address.clone()),
+        (
+            "MAILBOX__MAILDIR_TEMPLATE",
+            format!("{}/%u/Maildir", mail.path().display()),
+        ),
         (
             "GATEWAY__RATE_LIMIT__ACCOUNT_FAILURES",
             options.account_failures.to_string(),
@@ -141,6 +148,7 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         settings,
         address,
         clock,
+        mail,
         workers: Vec::new(),
     };
     for _ in 0..options.workers {
@@ -172,6 +180,8 @@ impl TestApp {
                 .settings
                 .app_passwords
                 .revoke_on_password_change,
+            mailbox: self.settings.mailbox.clone(),
+            instance: format!("test-worker-{}", uuid::Uuid::new_v4().simple()),
         }
     }
 
@@ -189,6 +199,11 @@ impl TestApp {
         .start()
         .await
         .expect("the worker starts")
+    }
+
+    /// The Maildir of `uid`.
+    pub fn maildir(&self, uid: &str) -> std::path::PathBuf {
+        self.settings.mailbox.maildir_of(uid)
     }
 
     /// The service account's DN and password, for plain LDAP checks.
@@ -216,6 +231,21 @@ impl TestApp {
     ) -> reqwest::Response {
         client
             .post(format!("{}{path}", self.address))
+            .json(&body)
+            .send()
+            .await
+            .expect("the gateway answers")
+    }
+
+    /// `PUT path` with a JSON body.
+    pub async fn put(
+        &self,
+        client: &reqwest::Client,
+        path: &str,
+        body: Value,
+    ) -> reqwest::Response {
+        client
+            .put(format!("{}{path}", self.address))
             .json(&body)
             .send()
             .await

@@ -5,8 +5,8 @@
 use latchkey_core::SecretString;
 use latchkey_core::app_password::AppPassword;
 use latchkey_core::directory::{
-    Account, Accounts, AppPasswordStore, JobStore, JobUpdate, PasswordWrite, Result, SessionEntry,
-    SessionStore, StoredAppPassword, TotpChange,
+    Account, Accounts, AppPasswordStore, EncryptionSettings, JobStore, JobUpdate, PasswordWrite,
+    Result, SessionEntry, SessionStore, StoredAppPassword, TotpChange,
 };
 use latchkey_core::domain::{Dn, JobId, Uid};
 use latchkey_core::job::JobRecord;
@@ -111,6 +111,27 @@ impl<D: Accounts + Clone> Accounts for Probe<D> {
 
     async fn bind_succeeds(&self, dn: &Dn, password: &SecretString) -> Result<bool> {
         self.count(self.inner.bind_succeeds(dn, password).await)
+    }
+
+    async fn write_encryption(
+        &self,
+        account: &Account,
+        settings: Option<&EncryptionSettings>,
+    ) -> Result<()> {
+        self.count(self.inner.write_encryption(account, settings).await)
+    }
+
+    async fn take_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        until: OffsetDateTime,
+    ) -> Result<()> {
+        self.count(self.inner.take_lease(account, holder, until).await)
+    }
+
+    async fn release_lease(&self, account: &Dn, holder: &str) -> Result<()> {
+        self.count(self.inner.release_lease(account, holder).await)
     }
 
     async fn write_totp(&self, account: &Account, change: TotpChange<'_>) -> Result<()> {

@@ -5,6 +5,7 @@
 pub mod consumer;
 pub mod handlers;
 pub mod health;
+pub mod mailbox;
 mod outcome;
 pub mod step;
 

@@ -3,6 +3,7 @@
 use crate::handlers;
 use crate::outcome::Outcome;
 use latchkey_core::clock::Clock;
+use latchkey_core::config::MailboxSettings;
 use latchkey_core::directory::{Directory, JobUpdate};
 use latchkey_core::job::{JobMessage, JobState, Queue};
 use latchkey_core::password::PasswordHasher;
@@ -24,6 +25,10 @@ pub struct Context<D> {
     pub clock: Arc<dyn Clock>,
     /// Revoke every app password when the primary password changes.
     pub revoke_app_passwords_on_password_change: bool,
+    /// Where mailboxes are, and the lease of a pass.
+    pub mailbox: MailboxSettings,
+    /// This worker process, as lease holders name it.
+    pub instance: String,
 }
 
 /// Runs attempt number `attempt` (from 1) of `message`, keeping its job
@@ -58,6 +63,8 @@ where
         }
         JobMessage::CreateAppPassword(job) => handlers::create_app_password(context, job).await,
         JobMessage::RevokeAppPasswords(job) => handlers::revoke_app_passwords(context, job).await,
+        JobMessage::EncryptMailbox(job) => handlers::encrypt_mailbox(context, job).await,
+        JobMessage::DisableEncryption(job) => handlers::disable_encryption(context, job).await,
     };
     if outcome == Outcome::Done {
         let done = JobUpdate {

@@ -1,3 +1,4 @@
+use super::EncryptionSettings;
 use super::entry::{all, first, generalized_time, has_class, number, timestamp};
 use super::pool::{check, classify};
 use super::{
@@ -9,6 +10,7 @@ use crate::domain::{Dn, JobId, Uid};
 use ldap3::{Mod, Scope, SearchEntry};
 use secrecy::{ExposeSecret, SecretString};
 use std::collections::HashSet;
+use time::OffsetDateTime;
 
 const ACCOUNT_CLASS: &str = "latchkeyAccount";
 
@@ -29,6 +31,12 @@ pub(super) const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "latchkeyRecoveryCode",
     "latchkeyAppPassword",
     "latchkeyEncryptionMethod",
+    "latchkeyEncryptionAlgorithm",
+    "latchkeyEncryptionKey",
+    "latchkeyEncryptionSince",
+    "latchkeyProtectSubject",
+    "latchkeyLeaseHolder",
+    "latchkeyLeaseExpires",
 ];
 
 pub(super) fn account_from(entry: SearchEntry) -> Account {
@@ -58,7 +66,18 @@ pub(super) fn account_from(entry: SearchEntry) -> Account {
                 entry.map(|entry| StoredAppPassword { raw, entry })
             })
             .collect(),
-        encryption_method: first(&entry, "latchkeyEncryptionMethod").map(str::to_owned),
+        encryption: first(&entry, "latchkeyEncryptionMethod").map(|method| EncryptionSettings {
+            method: method.to_owned(),
+            algorithm: first(&entry, "latchkeyEncryptionAlgorithm")
+                .unwrap_or_default()
+                .to_owned(),
+            keys: all(&entry, "latchkeyEncryptionKey"),
+            since: timestamp(&entry, "latchkeyEncryptionSince"),
+            protect_subject: first(&entry, "latchkeyProtectSubject") == Some("TRUE"),
+        }),
+        lease: first(&entry, "latchkeyLeaseHolder")
+            .zip(timestamp(&entry, "latchkeyLeaseExpires"))
+            .map(|(holder, until)| (holder.to_owned(), until)),
         dn: Dn::from_directory(entry.dn),
     }
 }
@@ -202,6 +221,110 @@ impl Accounts for LdapDirectory {
             }
         }
         self.modify(&account.dn, mods).await
+    }
+
+    async fn write_encryption(
+        &self,
+        account: &Account,
+        settings: Option<&EncryptionSettings>,
+    ) -> Result<()> {
+        let mut mods = revision_swap(account);
+        match settings {
+            Some(settings) => {
+                mods.push(Mod::Replace(
+                    "latchkeyEncryptionMethod".into(),
+                    one(settings.method.clone()),
+                ));
+                mods.push(Mod::Replace(
+                    "latchkeyEncryptionAlgorithm".into(),
+                    one(settings.algorithm.clone()),
+                ));
+                mods.push(Mod::Replace(
+                    "latchkeyEncryptionKey".into(),
+                    values(&settings.keys),
+                ));
+                if let Some(since) = settings.since {
+                    mods.push(Mod::Replace(
+                        "latchkeyEncryptionSince".into(),
+                        one(generalized_time(since)),
+                    ));
+                }
+                mods.push(Mod::Replace(
+                    "latchkeyProtectSubject".into(),
+                    flag(settings.protect_subject),
+                ));
+            }
+            None => {
+                for attribute in [
+                    "latchkeyEncryptionMethod",
+                    "latchkeyEncryptionAlgorithm",
+                    "latchkeyEncryptionKey",
+                    "latchkeyEncryptionSince",
+                    "latchkeyProtectSubject",
+                ] {
+                    mods.push(Mod::Replace(attribute.into(), HashSet::new()));
+                }
+            }
+        }
+        self.modify(&account.dn, mods).await
+    }
+
+    async fn take_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        until: OffsetDateTime,
+    ) -> Result<()> {
+        let mut mods = Vec::new();
+        match &account.lease {
+            Some((current, expires)) => {
+                // Deleting the values read makes the swap fail if another worker moved first.
+                mods.push(Mod::Delete(
+                    "latchkeyLeaseHolder".into(),
+                    one(current.clone()),
+                ));
+                mods.push(Mod::Delete(
+                    "latchkeyLeaseExpires".into(),
+                    one(generalized_time(*expires)),
+                ));
+                if current != holder && *expires > OffsetDateTime::now_utc() {
+                    return Err(DirectoryError::Conflict);
+                }
+            }
+            None if !account.managed => {
+                mods.push(Mod::Add("objectClass".into(), one(ACCOUNT_CLASS)));
+            }
+            None => {}
+        }
+        mods.push(Mod::Add("latchkeyLeaseHolder".into(), one(holder)));
+        mods.push(Mod::Add(
+            "latchkeyLeaseExpires".into(),
+            one(generalized_time(until)),
+        ));
+        self.modify(&account.dn, mods).await
+    }
+
+    async fn release_lease(&self, account: &Dn, holder: &str) -> Result<()> {
+        let Some(current) = self.account_at(account).await? else {
+            return Ok(());
+        };
+        match current.lease {
+            Some((held_by, expires)) if held_by == holder => {
+                let mods = vec![
+                    Mod::Delete("latchkeyLeaseHolder".into(), one(held_by)),
+                    Mod::Delete(
+                        "latchkeyLeaseExpires".into(),
+                        one(generalized_time(expires)),
+                    ),
+                ];
+                match self.modify(account, mods).await {
+                    // Someone else's now, or gone: nothing of ours to give back.
+                    Err(DirectoryError::Conflict) => Ok(()),
+                    other => other,
+                }
+            }
+            _ => Ok(()),
+        }
     }
 
     async fn write_totp(&self, account: &Account, change: TotpChange<'_>) -> Result<()> {

@@ -84,8 +84,10 @@ pub struct Account {
     pub recovery_codes: Vec<String>,
     /// The app passwords, as stored.
     pub app_passwords: Vec<StoredAppPassword>,
-    /// The encryption-at-rest method, if turned on.
-    pub encryption_method: Option<String>,
+    /// Encryption at rest, if turned on.
+    pub encryption: Option<EncryptionSettings>,
+    /// The mailbox-pass lease: who holds it, until when.
+    pub lease: Option<(String, OffsetDateTime)>,
 }
 
 /// A new primary password, already hashed, to commit in one modify.
@@ -99,6 +101,21 @@ pub struct PasswordWrite<'a> {
     pub job_id: JobId,
     /// When it is applied.
     pub at: OffsetDateTime,
+}
+
+/// An account's encryption-at-rest settings as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncryptionSettings {
+    /// `openpgp` or `smime`.
+    pub method: String,
+    /// The algorithm's stored form.
+    pub algorithm: String,
+    /// The public keys, base64 of their binary form.
+    pub keys: Vec<String>,
+    /// When it was turned on.
+    pub since: Option<OffsetDateTime>,
+    /// Whether the subject travels inside the encryption.
+    pub protect_subject: bool,
 }
 
 /// One `latchkeyAppPassword` value: the exact stored text (to delete it by
@@ -172,6 +189,26 @@ pub trait Accounts: Send + Sync + 'static {
     /// Commits a new primary password, the account's revision swapped in the
     /// same modify; [`DirectoryError::Conflict`] if another change came first.
     fn write_password(&self, write: PasswordWrite<'_>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Stores (or, with `None`, removes) the account's encryption settings,
+    /// the revision swapped in the same modify.
+    fn write_encryption(
+        &self,
+        account: &Account,
+        settings: Option<&EncryptionSettings>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Takes the mailbox lease for `holder` until `until`, if it is free,
+    /// expired, or `holder`'s already; [`DirectoryError::Conflict`] otherwise.
+    fn take_lease(
+        &self,
+        account: &Account,
+        holder: &str,
+        until: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Gives the lease back (if `holder` still has it).
+    fn release_lease(&self, account: &Dn, holder: &str) -> impl Future<Output = Result<()>> + Send;
 
     /// Applies a two-factor change to `account`, the revision swapped in the
     /// same modify; [`DirectoryError::Conflict`] if another change came first

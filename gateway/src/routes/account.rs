@@ -55,8 +55,8 @@ pub async fn show(session: CurrentSession) -> ApiResult<Json<AccountView>> {
             count: account.app_passwords.len(),
         },
         encryption: EncryptionView {
-            enabled: account.encryption_method.is_some(),
-            method: account.encryption_method,
+            enabled: account.encryption.is_some(),
+            method: account.encryption.map(|settings| settings.method),
         },
     }))
 }

@@ -2,6 +2,7 @@
 
 pub mod account;
 pub mod app_passwords;
+pub mod encryption;
 pub mod health;
 pub mod jobs;
 pub mod password;

@@ -8,6 +8,7 @@ mod app_passwords;
 mod bad_input;
 mod dovecot;
 mod encryption_formats;
+mod mailbox_encryption;
 mod password;
 mod resilience;
 mod sessions;

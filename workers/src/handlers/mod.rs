@@ -3,12 +3,14 @@
 
 mod app_passwords;
 mod change_password;
+mod encrypt_mailbox;
 mod two_factor;
 
 pub use app_passwords::{
     create_app_password, revoke_app_passwords, revoke_every_app_password, sweep_expired,
 };
 pub use change_password::change_password;
+pub use encrypt_mailbox::{disable_encryption, encrypt_mailbox};
 pub use two_factor::{disable_totp, enable_totp, regenerate_recovery_codes};
 
 use crate::outcome::Outcome;

@@ -1,0 +1,148 @@
+//! Encryption at rest: choose a method and algorithm, upload public keys,
+//! and a worker encrypts the mailbox.
+
+use crate::extract::ApiJson;
+use crate::problem::{ApiError, ApiResult};
+use crate::routes::{JobAccepted, request_id};
+use crate::session::CurrentSession;
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use base64::Engine;
+use latchkey_core::broker::Publisher;
+use latchkey_core::directory::Directory;
+use latchkey_core::domain::JobId;
+use latchkey_core::encryption::{Algorithm, Method, parse_keys};
+use latchkey_core::job::{DisableEncryption, EncryptMailbox, JobMessage};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use time::OffsetDateTime;
+
+/// Largest body of `PUT /api/encryption`: room for 256 KiB of keys and JSON.
+pub const MAX_ENCRYPTION_BODY_BYTES: usize = 512 * 1024;
+
+/// What the server can and cannot do, said wherever encryption is changed.
+const NOTICE: &str = "Only your public keys are stored: the server cannot decrypt anything. \
+Changing the keys or turning encryption off never decrypts messages that are encrypted already.";
+
+/// `GET /api/encryption` answer.
+#[derive(Serialize)]
+pub struct EncryptionView {
+    enabled: bool,
+    method: Option<String>,
+    algorithm: Option<String>,
+    keys: usize,
+    #[serde(with = "time::serde::rfc3339::option")]
+    since: Option<OffsetDateTime>,
+    protect_subject: bool,
+    notice: &'static str,
+}
+
+/// `GET /api/encryption`.
+pub async fn show(session: CurrentSession) -> Json<EncryptionView> {
+    let settings = session.account.encryption;
+    Json(EncryptionView {
+        enabled: settings.is_some(),
+        method: settings.as_ref().map(|s| s.method.clone()),
+        algorithm: settings.as_ref().map(|s| s.algorithm.clone()),
+        keys: settings.as_ref().map_or(0, |s| s.keys.len()),
+        since: settings.as_ref().and_then(|s| s.since),
+        protect_subject: settings.as_ref().is_some_and(|s| s.protect_subject),
+        notice: NOTICE,
+    })
+}
+
+/// `PUT /api/encryption` body.
+#[derive(Deserialize)]
+pub struct EncryptionRequest {
+    method: String,
+    algorithm: String,
+    keys: Vec<String>,
+    #[serde(default)]
+    protect_subject: bool,
+}
+
+/// `PUT /api/encryption`: checks every key (it must encrypt now, and a
+/// trial encryption must succeed), then queues the job that stores the
+/// settings and encrypts the mailbox.
+pub async fn set<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    headers: HeaderMap,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<EncryptionRequest>,
+) -> ApiResult<JobAccepted>
+where
+    D: Directory,
+    P: Publisher,
+{
+    let account = &session.account;
+    let method = Method::parse(&body.method).ok_or_else(|| ApiError::InvalidField {
+        field: "method".into(),
+        detail: "choose `openpgp` or `smime`".into(),
+    })?;
+    let algorithm = Algorithm::parse(&body.algorithm).ok_or_else(|| ApiError::InvalidField {
+        field: "algorithm".into(),
+        detail: "choose aes-128 or aes-256 (OpenPGP), or aes-128-cbc, aes-256-cbc, aes-128-gcm, aes-256-gcm (S/MIME)".into(),
+    })?;
+    if algorithm.method() != method {
+        return Err(ApiError::InvalidField {
+            field: "algorithm".into(),
+            detail: format!(
+                "{} is not an algorithm of {}",
+                algorithm.as_str(),
+                method.as_str()
+            ),
+        });
+    }
+    let max_keys = state.mailbox.max_keys;
+    let keys = body.keys;
+    let now = std::time::SystemTime::from(state.clock.now());
+    let recipients =
+        tokio::task::spawn_blocking(move || parse_keys(algorithm, &keys, max_keys, now))
+            .await
+            .expect("key checks do not panic")?;
+    let stored: Vec<String> = recipients
+        .to_stored()
+        .iter()
+        .map(|key| base64::engine::general_purpose::STANDARD.encode(key))
+        .collect();
+    let message = JobMessage::EncryptMailbox(EncryptMailbox {
+        job_id: JobId::new(),
+        account: account.dn.clone(),
+        uid: account.uid.clone(),
+        method: method.as_str().into(),
+        algorithm: algorithm.as_str().into(),
+        keys: stored,
+        protect_subject: body.protect_subject,
+    });
+    let accepted = state
+        .enqueue(message, &account.dn, &request_id(&headers))
+        .await?;
+    tracing::info!(target: "audit", event = "encryption_requested", uid = %account.uid, method = method.as_str(), algorithm = algorithm.as_str());
+    Ok(accepted.with("notice", serde_json::json!(NOTICE)))
+}
+
+/// `DELETE /api/encryption`: new mail stays in the clear from now on.
+pub async fn disable<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    headers: HeaderMap,
+    session: CurrentSession,
+) -> ApiResult<JobAccepted>
+where
+    D: Directory,
+    P: Publisher,
+{
+    let account = &session.account;
+    if account.encryption.is_none() {
+        return Err(ApiError::EncryptionOff);
+    }
+    let message = JobMessage::DisableEncryption(DisableEncryption {
+        job_id: JobId::new(),
+        account: account.dn.clone(),
+    });
+    let accepted = state
+        .enqueue(message, &account.dn, &request_id(&headers))
+        .await?;
+    Ok(accepted.with("notice", serde_json::json!(NOTICE)))
+}

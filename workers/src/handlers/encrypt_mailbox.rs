@@ -1,0 +1,231 @@
+use super::on_current_account;
+use crate::mailbox::maildir::{Maildir, MessageFile};
+use crate::outcome::Outcome;
+use crate::step::Context;
+use base64::Engine;
+use latchkey_core::directory::{Directory, EncryptionSettings, JobUpdate};
+use latchkey_core::encryption::{
+    Algorithm, EncryptError, Method, Recipients, encrypt_message, is_already_encrypted, load_stored,
+};
+use latchkey_core::job::{DisableEncryption, EncryptMailbox};
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How often the job record hears of progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(1);
+/// Rounds of re-reading the folders for mail delivered during the pass.
+const MAX_ROUNDS: usize = 5;
+
+/// What became of one message.
+#[derive(Debug, PartialEq, Eq)]
+enum Rewritten {
+    Encrypted,
+    AlreadyEncrypted,
+    /// Moved or deleted by a mail client meanwhile; a later round finds it.
+    Gone,
+}
+
+/// Stores the settings, then encrypts every message of the mailbox that is
+/// not encrypted yet, under a lease so only one pass runs per account.
+#[tracing::instrument(skip_all, fields(account = %job.account))]
+pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMailbox) -> Outcome {
+    let (Some(method), Some(algorithm)) =
+        (Method::parse(&job.method), Algorithm::parse(&job.algorithm))
+    else {
+        return Outcome::Failed("the encryption settings are not readable".into());
+    };
+    let keys: Result<Vec<Vec<u8>>, _> = job
+        .keys
+        .iter()
+        .map(|key| base64::engine::general_purpose::STANDARD.decode(key))
+        .collect();
+    let recipients = match keys
+        .map_err(|error| error.to_string())
+        .and_then(|keys| load_stored(method, &keys).map_err(|error| error.to_string()))
+    {
+        Ok(recipients) => Arc::new(recipients),
+        Err(error) => return Outcome::Failed(format!("the keys cannot be used: {error}")),
+    };
+    let wanted = EncryptionSettings {
+        method: job.method.clone(),
+        algorithm: job.algorithm.clone(),
+        keys: job.keys.clone(),
+        since: Some(context.clock.now()),
+        protect_subject: job.protect_subject,
+    };
+    let stored = on_current_account(&context.directory, &job.account, |account| {
+        let wanted = &wanted;
+        async move {
+            let same = account.encryption.as_ref().is_some_and(|current| {
+                current.method == wanted.method
+                    && current.algorithm == wanted.algorithm
+                    && current.keys == wanted.keys
+                    && current.protect_subject == wanted.protect_subject
+            });
+            if !same {
+                context
+                    .directory
+                    .write_encryption(&account, Some(wanted))
+                    .await?;
+            }
+            Ok(())
+        }
+    })
+    .await;
+    if let Err(outcome) = stored {
+        return outcome;
+    }
+    let holder = format!("{}/{}", context.instance, job.job_id);
+    if let Err(outcome) = take_lease(context, job, &holder).await {
+        return outcome;
+    }
+    let outcome = pass(context, job, algorithm, recipients, &holder).await;
+    if let Err(error) = context.directory.release_lease(&job.account, &holder).await {
+        tracing::warn!(%error, "could not give the lease back; it expires by itself");
+    }
+    outcome
+}
+
+/// Takes (or renews) the account's lease for this pass.
+async fn take_lease<D: Directory>(
+    context: &Context<D>,
+    job: &EncryptMailbox,
+    holder: &str,
+) -> Result<(), Outcome> {
+    let until = context.clock.now() + Duration::from_secs(context.mailbox.lease_seconds);
+    let account = match context.directory.account_at(&job.account).await {
+        Ok(Some(account)) => account,
+        Ok(None) => return Err(Outcome::Failed("the account no longer exists".into())),
+        Err(error) => return Err(Outcome::Retry(error.to_string())),
+    };
+    match context.directory.take_lease(&account, holder, until).await {
+        Ok(()) => Ok(()),
+        Err(latchkey_core::directory::DirectoryError::Conflict) => Err(Outcome::Retry(
+            "another encryption pass is running for this account".into(),
+        )),
+        Err(error) => Err(Outcome::Retry(error.to_string())),
+    }
+}
+
+/// Encrypts what needs it, round after round, until a round finds nothing new.
+async fn pass<D: Directory>(
+    context: &Context<D>,
+    job: &EncryptMailbox,
+    algorithm: Algorithm,
+    recipients: Arc<Recipients>,
+    holder: &str,
+) -> Outcome {
+    let maildir = Maildir::new(context.mailbox.maildir_of(&job.uid));
+    let cleaner = maildir.clone();
+    if let Err(error) = blocking(move || cleaner.remove_leftovers()).await {
+        return Outcome::Retry(format!("cleaning tmp/: {error}"));
+    }
+    // A message is handled once per pass, whichever round meets it; names
+    // are compared by their unique part, which a rename keeps.
+    let mut seen = std::collections::HashSet::new();
+    let (mut done, mut total) = (0u64, 0u64);
+    let mut last_report = Instant::now();
+    let mut lease_taken = Instant::now();
+    for _ in 0..MAX_ROUNDS {
+        let lister = maildir.clone();
+        let messages = match blocking(move || lister.messages()).await {
+            Ok(messages) => messages,
+            Err(error) => return Outcome::Retry(format!("reading the mailbox: {error}")),
+        };
+        let fresh: Vec<MessageFile> = messages
+            .into_iter()
+            .filter(|message| seen.insert(message.unique()))
+            .collect();
+        let mut encrypted_this_round = 0;
+        total += fresh.len() as u64;
+        for message in fresh {
+            let recipients = Arc::clone(&recipients);
+            match blocking(move || rewrite(&message, algorithm, &recipients)).await {
+                Ok(Rewritten::Encrypted) => encrypted_this_round += 1,
+                Ok(Rewritten::AlreadyEncrypted | Rewritten::Gone) => {}
+                Err(error) => return Outcome::Retry(format!("rewriting a message: {error}")),
+            }
+            done += 1;
+            if last_report.elapsed() >= PROGRESS_EVERY {
+                report(context, job, done, total).await;
+                last_report = Instant::now();
+            }
+            if lease_taken.elapsed() >= Duration::from_secs(context.mailbox.lease_seconds / 2) {
+                if let Err(outcome) = take_lease(context, job, holder).await {
+                    return outcome;
+                }
+                lease_taken = Instant::now();
+            }
+        }
+        if encrypted_this_round == 0 {
+            break;
+        }
+    }
+    report(context, job, total, total).await;
+    tracing::info!(target: "audit", event = "mailbox_encrypted", account = %job.account, messages = total);
+    Outcome::Done
+}
+
+async fn report<D: Directory>(context: &Context<D>, job: &EncryptMailbox, done: u64, total: u64) {
+    let update = JobUpdate {
+        progress: Some((done, total)),
+        ..Default::default()
+    };
+    if let Err(error) = context
+        .directory
+        .update_job(job.job_id, update, context.clock.now())
+        .await
+    {
+        tracing::warn!(%error, "could not record progress");
+    }
+}
+
+/// Encrypts one message in place unless it is encrypted already.
+fn rewrite(
+    message: &MessageFile,
+    algorithm: Algorithm,
+    recipients: &Recipients,
+) -> Result<Rewritten, EncryptError> {
+    let encrypted = match message.open() {
+        Ok(mut reader) => is_already_encrypted(&mut reader)?,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Rewritten::Gone),
+        Err(error) => return Err(error.into()),
+    };
+    if encrypted {
+        message.correct_stale_size()?;
+        return Ok(Rewritten::AlreadyEncrypted);
+    }
+    match message
+        .replace(|input, output| encrypt_message(algorithm, recipients, input, output).map(drop))
+    {
+        Ok(_) => Ok(Rewritten::Encrypted),
+        Err(EncryptError::Io(error)) if error.kind() == io::ErrorKind::NotFound => {
+            Ok(Rewritten::Gone)
+        }
+        Err(error) => Err(error),
+    }
+}
+
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("mailbox work does not panic")
+}
+
+/// Turns encryption at rest off; what is encrypted stays so.
+#[tracing::instrument(skip_all, fields(account = %job.account))]
+pub async fn disable_encryption<D: Directory>(
+    context: &Context<D>,
+    job: &DisableEncryption,
+) -> Outcome {
+    let result = on_current_account(&context.directory, &job.account, |account| async move {
+        if account.encryption.is_some() {
+            context.directory.write_encryption(&account, None).await?;
+            tracing::info!(target: "audit", event = "encryption_disabled", account = %job.account);
+        }
+        Ok(Outcome::Done)
+    })
+    .await;
+    result.unwrap_or_else(|outcome| outcome)
+}

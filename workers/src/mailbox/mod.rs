@@ -1,0 +1,4 @@
+//! Mailbox stores. Maildir is the one Latchkey rewrites in place.
+
+pub mod demo;
+pub mod maildir;
