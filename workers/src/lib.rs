@@ -3,6 +3,7 @@
 //! [`Outcome`]; the consume loop only maps outcomes to acks, retries and parking.
 
 pub mod consumer;
+pub mod delivery;
 pub mod handlers;
 pub mod health;
 pub mod mailbox;

@@ -296,3 +296,59 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
         .unwrap();
     assert_eq!(process(&context, &message, 2).await, Outcome::Done);
 }
+
+#[tokio::test]
+async fn mail_delivered_later_is_encrypted_by_the_delivery_filter() {
+    use latchkey_core::domain::Uid;
+    use latchkey_workers::delivery::{Delivered, encrypt_for_delivery};
+    use std::io::{Seek, Write};
+
+    let gpg = GpgHome::new();
+    let key = gpg.export(&gpg.generate(
+        "Alice <alice@example.org>",
+        "ed25519",
+        Some("cv25519"),
+        "never",
+    ));
+    let app = spawn_app(AppOptions::default()).await;
+    let job = encrypt_mailbox(
+        &app,
+        json!({"method": "openpgp", "algorithm": "aes-128", "keys": [key]}),
+    )
+    .await;
+    assert_eq!(job["state"], "succeeded");
+
+    let deliver = |uid: &'static str, content: &'static str| {
+        let directory = app.directory();
+        async move {
+            let mut spool = tempfile::tempfile().unwrap();
+            spool.write_all(content.as_bytes()).unwrap();
+            spool.rewind().unwrap();
+            let mut output = Vec::new();
+            let outcome = encrypt_for_delivery(
+                &directory,
+                &Uid::parse(uid).unwrap(),
+                &mut spool,
+                &mut output,
+            )
+            .await
+            .unwrap();
+            (outcome, String::from_utf8(output).unwrap())
+        }
+    };
+    let plain = MESSAGES[0].content;
+    let (outcome, output) = deliver("alice", plain).await;
+    assert_eq!(outcome, Delivered::Encrypted);
+    let start = output.find("-----BEGIN PGP MESSAGE-----").unwrap();
+    let end = output.find("-----END PGP MESSAGE-----").unwrap() + 25;
+    let decrypted = String::from_utf8(gpg.decrypt(&output.as_bytes()[start..end])).unwrap();
+    assert_eq!(decrypted, inner_part(plain));
+
+    let (outcome, output) = deliver("bob", plain).await;
+    assert!(matches!(outcome, Delivered::Unchanged(_)));
+    assert_eq!(output, plain, "bob has encryption off");
+    let encrypted = MESSAGES[4].content;
+    let (outcome, output) = deliver("alice", encrypted).await;
+    assert!(matches!(outcome, Delivered::Unchanged(_)));
+    assert_eq!(output, encrypted, "encrypted mail is not encrypted twice");
+}
