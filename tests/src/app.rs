@@ -53,6 +53,27 @@ impl AppOptions {
     }
 }
 
+/// A worker process; killed (SIGKILL) when dropped, so a failing test leaves none behind.
+pub struct WorkerProcess(std::process::Child);
+
+impl WorkerProcess {
+    /// Kills it at once, as a crash would, and waits until it is gone.
+    pub fn kill(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
 /// The running stack.
 pub struct TestApp {
     /// The private directory.
@@ -65,6 +86,8 @@ pub struct TestApp {
     pub clock: ManualClock,
     /// Where the accounts' Maildirs are (`<mail>/<uid>/Maildir`).
     pub mail: tempfile::TempDir,
+    /// The `LATCHKEY__...` environment the settings came from, for worker processes.
+    pub env: HashMap<String, String>,
     /// Workers started with the app.
     pub workers: Vec<WorkerHandle>,
 }
@@ -130,7 +153,7 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     .chain(options.settings)
     .map(|(key, value)| (format!("LATCHKEY__{key}"), value))
     .collect();
-    let settings = Settings::load(None, Some(env)).expect("test settings load");
+    let settings = Settings::load(None, Some(env.clone())).expect("test settings load");
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
     let gateway = latchkey_gateway::gateway_with_clock(&settings, Arc::new(clock.clone()))
         .expect("the gateway builds");
@@ -149,6 +172,7 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         address,
         clock,
         mail,
+        env,
         workers: Vec::new(),
     };
     for _ in 0..options.workers {
@@ -181,7 +205,6 @@ impl TestApp {
                 .app_passwords
                 .revoke_on_password_change,
             mailbox: self.settings.mailbox.clone(),
-            instance: format!("test-worker-{}", uuid::Uuid::new_v4().simple()),
         }
     }
 
@@ -199,6 +222,36 @@ impl TestApp {
         .start()
         .await
         .expect("the worker starts")
+    }
+
+    /// Starts the real worker binary (`target/<profile>/latchkey-worker`,
+    /// built by `cargo build --bins`, which `deploy/local/test` runs) for this stack.
+    pub fn worker_process(&self) -> WorkerProcess {
+        let deps = std::env::current_exe().expect("the test binary's path");
+        let binary = deps
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>/deps")
+            .join("latchkey-worker");
+        assert!(
+            binary.exists(),
+            "{} is missing: run `cargo build --bins` first (deploy/local/test does)",
+            binary.display()
+        );
+        let logs = if std::env::var_os("TEST_LOG").is_some() {
+            std::process::Stdio::inherit()
+        } else {
+            std::process::Stdio::null()
+        };
+        let child = std::process::Command::new(binary)
+            .env_clear()
+            .envs(&self.env)
+            .env("LATCHKEY__WORKER__LISTEN", "127.0.0.1:0")
+            .stdout(std::process::Stdio::null())
+            .stderr(logs)
+            .spawn()
+            .expect("the worker starts");
+        WorkerProcess(child)
     }
 
     /// The Maildir of `uid`.

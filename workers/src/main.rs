@@ -47,7 +47,6 @@ async fn main() -> anyhow::Result<()> {
         clock: Arc::new(SystemClock),
         revoke_app_passwords_on_password_change: settings.app_passwords.revoke_on_password_change,
         mailbox: settings.mailbox.clone(),
-        instance: format!("worker-{}", uuid::Uuid::new_v4().simple()),
     };
     let sweep_interval =
         std::time::Duration::from_secs(settings.app_passwords.sweep_interval_seconds.max(1));

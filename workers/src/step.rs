@@ -27,8 +27,6 @@ pub struct Context<D> {
     pub revoke_app_passwords_on_password_change: bool,
     /// Where mailboxes are, and the lease of a pass.
     pub mailbox: MailboxSettings,
-    /// This worker process, as lease holders name it.
-    pub instance: String,
 }
 
 /// Runs attempt number `attempt` (from 1) of `message`, keeping its job

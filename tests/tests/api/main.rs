@@ -6,6 +6,7 @@
 
 mod app_passwords;
 mod bad_input;
+mod crash_safety;
 mod dovecot;
 mod encryption_formats;
 mod mailbox_encryption;

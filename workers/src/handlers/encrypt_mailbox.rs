@@ -76,7 +76,9 @@ pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMa
     if let Err(outcome) = stored {
         return outcome;
     }
-    let holder = format!("{}/{}", context.instance, job.job_id);
+    // The lease belongs to the job: a redelivery (its first worker died)
+    // takes it over at once; any other job waits until it is released or expires.
+    let holder = format!("job/{}", job.job_id);
     if let Err(outcome) = take_lease(context, job, &holder).await {
         return outcome;
     }

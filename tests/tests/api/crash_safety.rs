@@ -1,0 +1,156 @@
+//! A worker killed (SIGKILL) at any moment of a mailbox pass leaves every
+//! message intact or encrypted once, and the pass finishes when the job is
+//! delivered again.
+
+use latchkey_core::encryption::is_already_encrypted;
+use latchkey_tests::demo::ALICE;
+use latchkey_tests::keys::GpgHome;
+use latchkey_tests::{AppOptions, TestApp, eventually, spawn_app};
+use latchkey_workers::mailbox::maildir::{Maildir, deliver};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+const MESSAGES: usize = 80;
+
+/// A mailbox of `MESSAGES` messages from 1 KiB to about 60 KiB; returns
+/// each message's content by its unique name.
+fn fill_mailbox(root: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    let mut originals = BTreeMap::new();
+    for index in 0..MESSAGES {
+        let lines = 16 + (index * 7919) % 800;
+        let body: String = (0..lines)
+            .map(|line| format!("{:076}\n", (line * 31 + index) % 1_000_003))
+            .collect();
+        let content = format!(
+            "From: sender{index}@example.org\nTo: alice@example.org\nSubject: Message {index}\nMessage-ID: <{index}@example.org>\nContent-Type: text/plain; charset=us-ascii\n\n{body}"
+        );
+        let unique = format!("17640{index:05}.M{index}P1.test");
+        let flags = if index % 3 == 0 { None } else { Some("S") };
+        deliver(root, &unique, flags, content.as_bytes()).unwrap();
+        originals.insert(unique, content.into_bytes());
+    }
+    originals
+}
+
+/// How many messages are encrypted, while a worker may be renaming files
+/// (so a listing may miss or repeat one): an estimate for waiting on.
+fn encrypted_so_far(root: &std::path::Path) -> usize {
+    let Ok(messages) = Maildir::new(root).messages() else {
+        return 0;
+    };
+    messages
+        .iter()
+        .filter(|message| {
+            std::fs::read(&message.path)
+                .is_ok_and(|content| is_already_encrypted(&mut content.as_slice()).unwrap_or(false))
+        })
+        .count()
+}
+
+/// With no worker running: checks that each message is there exactly once,
+/// original or encrypted, and answers how many are encrypted.
+fn encrypted_count(root: &std::path::Path, originals: &BTreeMap<String, Vec<u8>>) -> usize {
+    let messages = Maildir::new(root).messages().unwrap();
+    let mut seen = BTreeMap::new();
+    for message in &messages {
+        *seen.entry(message.unique()).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), originals.len(), "no message lost");
+    assert!(
+        seen.values().all(|count| *count == 1),
+        "no message twice: {seen:?}"
+    );
+    messages
+        .iter()
+        .filter(|message| {
+            let content = std::fs::read(&message.path).unwrap();
+            let encrypted = is_already_encrypted(&mut content.as_slice()).unwrap();
+            assert!(
+                encrypted || content == originals[&message.unique()],
+                "intact or encrypted"
+            );
+            encrypted
+        })
+        .count()
+}
+
+async fn job_state(app: &TestApp, client: &reqwest::Client, job: &str) -> Value {
+    app.get(client, &format!("/api/jobs/{job}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_pass_loses_nothing_and_the_pass_finishes() {
+    let gpg = GpgHome::new();
+    let key = gpg.export(&gpg.generate(
+        "Alice <alice@example.org>",
+        "ed25519",
+        Some("cv25519"),
+        "never",
+    ));
+    let app = spawn_app(AppOptions {
+        workers: 0,
+        retry_delays_ms: vec![200; 20],
+        ..Default::default()
+    })
+    .await;
+    let root = app.maildir("alice");
+    let originals = fill_mailbox(&root);
+    let client = app.signed_in(ALICE).await;
+    let body = json!({"method": "openpgp", "algorithm": "aes-256", "keys": [key]});
+    let response = app.put(&client, "/api/encryption", body).await;
+    assert_eq!(response.status(), 202);
+    let accepted: Value = response.json().await.unwrap();
+    let job = accepted["job"]["id"].as_str().unwrap().to_owned();
+
+    // Kill a worker after more and more messages: wherever it was, nothing is lost.
+    for threshold in [1, MESSAGES / 4, MESSAGES / 2] {
+        let worker = app.worker_process();
+        eventually("the worker to encrypt more messages", 120, || {
+            let reached = encrypted_so_far(&root) >= threshold;
+            async move { reached.then_some(()) }
+        })
+        .await;
+        worker.kill();
+        let count = encrypted_count(&root, &originals);
+        assert!(count >= threshold, "{count}");
+    }
+    let worker = app.worker_process();
+    let finished = eventually("the pass to finish after the kills", 120, || {
+        let (app, client, job) = (&app, &client, &job);
+        async move {
+            let state = job_state(app, client, job).await;
+            (state["state"] == "succeeded").then_some(state)
+        }
+    })
+    .await;
+    worker.kill();
+    assert_eq!(finished["done"], finished["total"]);
+    assert_eq!(encrypted_count(&root, &originals), MESSAGES);
+    // Encrypted once: each decrypts straight to its original inner part.
+    for message in Maildir::new(&root).messages().unwrap() {
+        let text = String::from_utf8(std::fs::read(&message.path).unwrap()).unwrap();
+        let name = message
+            .path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.contains(&format!(",S={}", text.len())),
+            "S= is right in {name}"
+        );
+        let start = text.find("-----BEGIN PGP MESSAGE-----").unwrap();
+        let end = text.find("-----END PGP MESSAGE-----").unwrap() + 25;
+        let inner = String::from_utf8(gpg.decrypt(&text.as_bytes()[start..end])).unwrap();
+        let original = String::from_utf8(originals[&message.unique()].clone()).unwrap();
+        let body = original.split_once("\n\n").unwrap().1;
+        assert_eq!(
+            inner,
+            format!("Content-Type: text/plain; charset=us-ascii\n\n{body}")
+        );
+    }
+}
