@@ -47,6 +47,11 @@ impl GpgHome {
         Self { dir }
     }
 
+    /// A `gpg` command using this home, for benchmarks that drive the CLI.
+    pub fn command(&self) -> Command {
+        self.gpg()
+    }
+
     fn gpg(&self) -> Command {
         let mut command = Command::new("gpg");
         command.env("GNUPGHOME", self.dir.path()).args([
@@ -167,6 +172,11 @@ impl SmimeIdentity {
         ]);
         run(&mut command, None);
         Self { dir }
+    }
+
+    /// Where the certificate's PEM file is.
+    pub fn certificate_path(&self) -> String {
+        self.path("cert.pem")
     }
 
     /// The certificate in PEM.

@@ -53,6 +53,12 @@ pub async fn encrypt_for_delivery<D: Accounts>(
         return Ok(Delivered::Unchanged("the message is encrypted already"));
     }
     message.seek(SeekFrom::Start(0))?;
-    encrypt_message(algorithm, &recipients, &mut BufReader::new(message), output)?;
+    encrypt_message(
+        algorithm,
+        &recipients,
+        settings.protect_subject,
+        &mut BufReader::new(message),
+        output,
+    )?;
     Ok(Delivered::Encrypted)
 }

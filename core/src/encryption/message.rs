@@ -124,10 +124,14 @@ pub fn is_already_encrypted(input: &mut dyn BufRead) -> Result<bool, EncryptErro
 
 /// Encrypts the inner part (`Content-*` headers and body) of the message in
 /// `input` to `recipients` and writes the whole new message to `output`.
-/// Call [`is_already_encrypted`] first: this function encrypts whatever it gets.
+/// With `protect_subject`, the outer Subject becomes `...` and the real one
+/// travels inside as a protected header (`protected-headers="v1"`, as
+/// Thunderbird reads it). Call [`is_already_encrypted`] first: this
+/// function encrypts whatever it gets.
 pub fn encrypt_message(
     algorithm: Algorithm,
     recipients: &Recipients,
+    protect_subject: bool,
     input: &mut dyn BufRead,
     output: &mut (dyn Write + Send + Sync),
 ) -> Result<Encrypted, EncryptError> {
@@ -135,12 +139,19 @@ pub fn encrypt_message(
     let nl = headers.newline;
     let mut inner_headers = String::new();
     let mut outer = String::new();
+    let mut protected = String::new();
     for field in &headers.fields {
         if Headers::is_content(field) {
             inner_headers.push_str(field);
+        } else if protect_subject && Headers::name(field).eq_ignore_ascii_case("Subject") {
+            protected.push_str(field);
+            outer.push_str(&format!("Subject: ...{nl}"));
         } else {
             outer.push_str(field);
         }
+    }
+    if !protected.is_empty() {
+        inner_headers = mark_protected(&inner_headers, nl) + &protected;
     }
     if headers.value("MIME-Version").is_none() {
         outer.push_str(&format!("MIME-Version: 1.0{nl}"));
@@ -185,6 +196,29 @@ pub fn encrypt_message(
     }
     output.flush()?;
     Ok(Encrypted::Now)
+}
+
+/// The inner `Content-*` headers with `protected-headers="v1"` on the
+/// Content-Type (made explicit when the message relied on the default).
+fn mark_protected(content_headers: &str, nl: &str) -> String {
+    let mut marked = String::new();
+    let mut found = false;
+    for field in content_headers.split_inclusive('\n') {
+        if Headers::name(field).eq_ignore_ascii_case("Content-Type") && !found {
+            found = true;
+            let value = field.trim_end_matches(['\r', '\n']);
+            marked.push_str(&format!("{value}; protected-headers=\"v1\"{nl}"));
+        } else {
+            marked.push_str(field);
+        }
+    }
+    if !found {
+        marked.insert_str(
+            0,
+            &format!("Content-Type: text/plain; charset=us-ascii; protected-headers=\"v1\"{nl}"),
+        );
+    }
+    marked
 }
 
 /// Encrypts `input` as it is (no MIME wrapping): armored OpenPGP or DER CMS.

@@ -42,8 +42,14 @@ fn encrypt(algorithm: Algorithm, key: &str) -> String {
     let recipients = parse_keys(algorithm, &[key], 10, SystemTime::now()).unwrap();
     let mut output = Vec::new();
     let input = message();
-    let outcome =
-        encrypt_message(algorithm, &recipients, &mut input.as_bytes(), &mut output).unwrap();
+    let outcome = encrypt_message(
+        algorithm,
+        &recipients,
+        false,
+        &mut input.as_bytes(),
+        &mut output,
+    )
+    .unwrap();
     assert_eq!(outcome, Encrypted::Now);
     String::from_utf8(output).unwrap()
 }
@@ -140,6 +146,7 @@ fn a_message_is_encrypted_to_every_key() {
     encrypt_message(
         Algorithm::Aes256,
         &recipients,
+        false,
         &mut message().as_bytes(),
         &mut output,
     )
@@ -285,4 +292,43 @@ fn messages_encrypted_already_are_recognised() {
         !is_already_encrypted(&mut mentions.as_bytes()).unwrap(),
         "a mention is not a message"
     );
+}
+
+#[test]
+fn a_protected_subject_travels_inside_and_the_outer_one_says_nothing() {
+    let gpg = GpgHome::new();
+    let fingerprint = gpg.generate(
+        "Alice <alice@example.org>",
+        "ed25519",
+        Some("cv25519"),
+        "never",
+    );
+    let key = gpg.export(&fingerprint);
+    let now = SystemTime::now() + Duration::from_secs(1);
+    let recipients = parse_keys(Algorithm::Aes256, &[key], 10, now).unwrap();
+    let mut output = Vec::new();
+    encrypt_message(
+        Algorithm::Aes256,
+        &recipients,
+        true,
+        &mut message().as_bytes(),
+        &mut output,
+    )
+    .unwrap();
+    let encrypted = String::from_utf8(output).unwrap();
+    assert!(encrypted.contains("\nSubject: ...\n"), "{encrypted}");
+    assert!(
+        !encrypted.contains("Gr=C3=BC=C3=9Fe"),
+        "the real subject is not outside"
+    );
+    let inner = String::from_utf8(gpg.decrypt(armored_part(&encrypted).as_bytes())).unwrap();
+    let (inner_headers, inner_body) = inner.split_once("\n\n").unwrap();
+    assert!(
+        inner_headers.starts_with(
+            "Content-Type: multipart/mixed; boundary=\"b1\"; protected-headers=\"v1\"\n"
+        ),
+        "{inner_headers}"
+    );
+    assert!(inner_headers.contains("Subject: =?UTF-8?Q?Gr=C3=BC=C3=9Fe_aus_K=C3=B6ln?="));
+    assert_eq!(inner_body, INNER.split_once("\n\n").unwrap().1);
 }

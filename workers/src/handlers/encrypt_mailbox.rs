@@ -1,14 +1,12 @@
 use super::on_current_account;
+use crate::mailbox::encrypt::{Rewritten, encrypt_in_place};
 use crate::mailbox::maildir::{Maildir, MessageFile};
 use crate::outcome::Outcome;
 use crate::step::Context;
 use base64::Engine;
 use latchkey_core::directory::{Directory, EncryptionSettings, JobUpdate};
-use latchkey_core::encryption::{
-    Algorithm, EncryptError, Method, Recipients, encrypt_message, is_already_encrypted, load_stored,
-};
+use latchkey_core::encryption::{Algorithm, Method, Recipients, load_stored};
 use latchkey_core::job::{DisableEncryption, EncryptMailbox};
-use std::io;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,15 +14,6 @@ use std::time::{Duration, Instant};
 const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 /// Rounds of re-reading the folders for mail delivered during the pass.
 const MAX_ROUNDS: usize = 5;
-
-/// What became of one message.
-#[derive(Debug, PartialEq, Eq)]
-enum Rewritten {
-    Encrypted,
-    AlreadyEncrypted,
-    /// Moved or deleted by a mail client meanwhile; a later round finds it.
-    Gone,
-}
 
 /// Stores the settings, then encrypts every message of the mailbox that is
 /// not encrypted yet, under a lease so only one pass runs per account.
@@ -143,7 +132,12 @@ async fn pass<D: Directory>(
         total += fresh.len() as u64;
         for message in fresh {
             let recipients = Arc::clone(&recipients);
-            match blocking(move || rewrite(&message, algorithm, &recipients)).await {
+            let protect_subject = job.protect_subject;
+            match blocking(move || {
+                encrypt_in_place(&message, algorithm, &recipients, protect_subject)
+            })
+            .await
+            {
                 Ok(Rewritten::Encrypted) => encrypted_this_round += 1,
                 Ok(Rewritten::AlreadyEncrypted | Rewritten::Gone) => {}
                 Err(error) => return Outcome::Retry(format!("rewriting a message: {error}")),
@@ -180,32 +174,6 @@ async fn report<D: Directory>(context: &Context<D>, job: &EncryptMailbox, done: 
         .await
     {
         tracing::warn!(%error, "could not record progress");
-    }
-}
-
-/// Encrypts one message in place unless it is encrypted already.
-fn rewrite(
-    message: &MessageFile,
-    algorithm: Algorithm,
-    recipients: &Recipients,
-) -> Result<Rewritten, EncryptError> {
-    let encrypted = match message.open() {
-        Ok(mut reader) => is_already_encrypted(&mut reader)?,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Rewritten::Gone),
-        Err(error) => return Err(error.into()),
-    };
-    if encrypted {
-        message.correct_stale_size()?;
-        return Ok(Rewritten::AlreadyEncrypted);
-    }
-    match message
-        .replace(|input, output| encrypt_message(algorithm, recipients, input, output).map(drop))
-    {
-        Ok(_) => Ok(Rewritten::Encrypted),
-        Err(EncryptError::Io(error)) if error.kind() == io::ErrorKind::NotFound => {
-            Ok(Rewritten::Gone)
-        }
-        Err(error) => Err(error),
     }
 }
 

@@ -1,4 +1,5 @@
 //! Mailbox stores. Maildir is the one Latchkey rewrites in place.
 
 pub mod demo;
+pub mod encrypt;
 pub mod maildir;

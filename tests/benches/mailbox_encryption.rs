@@ -1,0 +1,272 @@
+//! Encrypts a synthetic Maildir (2,000 messages, 2 KB to 2 MB, about 185 MB)
+//! the way the mailbox worker does, and in the same run: a loop that runs the
+//! gpg CLI once per message (what gpgit and zeyple do), a loop that runs
+//! `openssl cms` once per message, and raw in-process encryption of the same
+//! bytes without disk (the ceiling). Reports messages/s, MB/s and the
+//! process's peak RSS during Latchkey's passes.
+//!
+//! `cargo bench -p latchkey-tests --bench mailbox_encryption [-- MESSAGES]`
+//!
+//! Under `cargo test` (no `--bench` flag) it runs as a smoke test on 20 messages.
+
+// A benchmark that meets an error has nothing to report: stop there.
+#![allow(clippy::unwrap_used)]
+
+use latchkey_core::encryption::{Algorithm, Recipients, encrypt_message, parse_keys};
+use latchkey_tests::keys::{GpgHome, SmimeIdentity};
+use latchkey_workers::mailbox::encrypt::{Rewritten, encrypt_in_place};
+use latchkey_workers::mailbox::maildir::{Maildir, deliver};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+/// A message of about `size` bytes: headers, then base64-looking lines.
+fn message(index: usize, size: usize) -> Vec<u8> {
+    let mut text = format!(
+        "From: sender{index}@example.org\nTo: alice@example.org\nSubject: Message {index}\nMessage-ID: <{index}@bench.example.org>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n"
+    );
+    let mut line = 0usize;
+    while text.len() < size {
+        text.push_str(&format!(
+            "{:076x}\n",
+            (line as u128 * 0x9e37_79b9_7f4a_7c15 + index as u128) % (1 << 120)
+        ));
+        line += 1;
+    }
+    text.into_bytes()
+}
+
+/// Sizes: 85% from 2 KB to 50 KB, 12% to 500 KB, 3% to 2 MB (deterministic).
+fn size_of(index: usize) -> usize {
+    let spread = (index * 2_654_435_761) % 1000;
+    match index % 100 {
+        0..=84 => 2_000 + spread * 48,
+        85..=96 => 50_000 + spread * 450,
+        _ => 500_000 + spread * 1_500,
+    }
+}
+
+fn build_maildir(root: &Path, messages: usize) -> u64 {
+    (0..messages)
+        .map(|index| {
+            let content = message(index, size_of(index));
+            deliver(root, &format!("{index}.bench"), Some("S"), &content).unwrap();
+            content.len() as u64
+        })
+        .sum()
+}
+
+fn files(root: &Path) -> Vec<PathBuf> {
+    Maildir::new(root)
+        .messages()
+        .unwrap()
+        .into_iter()
+        .map(|m| m.path)
+        .collect()
+}
+
+/// Peak resident memory of this process so far, in MiB (VmHWM).
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|value| {
+            value
+                .trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
+}
+
+struct Measured {
+    elapsed: Duration,
+}
+
+fn rate(name: &str, messages: usize, bytes: u64, measured: &Measured) -> f64 {
+    let seconds = measured.elapsed.as_secs_f64();
+    let per_second = messages as f64 / seconds;
+    println!(
+        "{name:<38} {per_second:>9.1} msg/s {:>9.1} MB/s  ({seconds:.2} s)",
+        bytes as f64 / 1e6 / seconds
+    );
+    per_second
+}
+
+fn latchkey_pass(root: &Path, algorithm: Algorithm, recipients: &Recipients) -> Measured {
+    let started = Instant::now();
+    for message in Maildir::new(root).messages().unwrap() {
+        let outcome = encrypt_in_place(&message, algorithm, recipients, false).unwrap();
+        assert_eq!(outcome, Rewritten::Encrypted);
+    }
+    Measured {
+        elapsed: started.elapsed(),
+    }
+}
+
+fn raw_ceiling(root: &Path, algorithm: Algorithm, recipients: &Recipients) -> Measured {
+    let contents: Vec<Vec<u8>> = files(root)
+        .iter()
+        .map(|path| std::fs::read(path).unwrap())
+        .collect();
+    let started = Instant::now();
+    for content in &contents {
+        encrypt_message(
+            algorithm,
+            recipients,
+            false,
+            &mut content.as_slice(),
+            &mut std::io::sink(),
+        )
+        .unwrap();
+    }
+    Measured {
+        elapsed: started.elapsed(),
+    }
+}
+
+fn cli_loop(root: &Path, command: impl Fn(&Path, &Path) -> Command) -> Measured {
+    let out = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    for (index, path) in files(root).iter().enumerate() {
+        let target = out.path().join(index.to_string());
+        let status = command(path, &target)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    Measured {
+        elapsed: started.elapsed(),
+    }
+}
+
+fn main() {
+    let benchmarking = std::env::args().any(|arg| arg == "--bench");
+    let messages: usize = std::env::args()
+        .skip(1)
+        .find_map(|arg| arg.parse().ok())
+        .unwrap_or(if benchmarking { 2000 } else { 20 });
+    let gpg = GpgHome::new();
+    let fingerprint = gpg.generate(
+        "Alice <alice@example.org>",
+        "ed25519",
+        Some("cv25519"),
+        "never",
+    );
+    let pgp_key = gpg.export(&fingerprint);
+    let smime = SmimeIdentity::new("rsa:2048", "keyEncipherment");
+    let now = SystemTime::now() + Duration::from_secs(1);
+    let pgp = parse_keys(Algorithm::Aes256, &[pgp_key], 5, now).unwrap();
+    let cms = parse_keys(Algorithm::Aes256Cbc, &[smime.certificate_pem()], 5, now).unwrap();
+
+    let source = tempfile::tempdir().unwrap();
+    let bytes = build_maildir(source.path(), messages);
+    println!(
+        "mailbox: {messages} messages, {:.1} MB, {} threads available",
+        bytes as f64 / 1e6,
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let copy = |name: &str| {
+        let target = tempfile::tempdir().unwrap();
+        let status = Command::new("cp")
+            .arg("-a")
+            .arg(format!("{}/.", source.path().display()))
+            .arg(target.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "copying the mailbox for {name}");
+        target
+    };
+
+    let rss_before = peak_rss_mib();
+    let pgp_dir = copy("openpgp");
+    let latchkey_pgp = rate(
+        "Latchkey OpenPGP (AES-256), in place",
+        messages,
+        bytes,
+        &latchkey_pass(pgp_dir.path(), Algorithm::Aes256, &pgp),
+    );
+    let smime_dir = copy("smime");
+    let latchkey_cms = rate(
+        "Latchkey S/MIME (AES-256-CBC), in place",
+        messages,
+        bytes,
+        &latchkey_pass(smime_dir.path(), Algorithm::Aes256Cbc, &cms),
+    );
+    let rss_after = peak_rss_mib();
+    let ceiling_pgp = rate(
+        "raw OpenPGP, in memory (ceiling)",
+        messages,
+        bytes,
+        &raw_ceiling(source.path(), Algorithm::Aes256, &pgp),
+    );
+    let ceiling_cms = rate(
+        "raw S/MIME, in memory (ceiling)",
+        messages,
+        bytes,
+        &raw_ceiling(source.path(), Algorithm::Aes256Cbc, &cms),
+    );
+    let gpg_loop = rate(
+        "gpg CLI once per message",
+        messages,
+        bytes,
+        &cli_loop(source.path(), |input, output| {
+            let mut command = gpg.command();
+            command
+                .args([
+                    "--trust-model",
+                    "always",
+                    "--armor",
+                    "--encrypt",
+                    "-r",
+                    &fingerprint,
+                    "--output",
+                ])
+                .arg(output)
+                .arg(input);
+            command
+        }),
+    );
+    let cert = smime.certificate_path();
+    let openssl_loop = rate(
+        "openssl cms once per message",
+        messages,
+        bytes,
+        &cli_loop(source.path(), |input, output| {
+            let mut command = Command::new("openssl");
+            command
+                .args(["cms", "-encrypt", "-aes256", "-in"])
+                .arg(input)
+                .arg("-out")
+                .arg(output)
+                .arg(&cert);
+            command
+        }),
+    );
+    println!();
+    println!(
+        "OpenPGP: Latchkey / gpg loop        = {:.1}x (target >= 5)",
+        latchkey_pgp / gpg_loop
+    );
+    println!(
+        "OpenPGP: Latchkey / raw ceiling     = {:.2} (target >= 0.5)",
+        latchkey_pgp / ceiling_pgp
+    );
+    println!(
+        "S/MIME:  Latchkey / openssl loop    = {:.1}x",
+        latchkey_cms / openssl_loop
+    );
+    println!(
+        "S/MIME:  Latchkey / raw ceiling     = {:.2} (target >= 0.5)",
+        latchkey_cms / ceiling_cms
+    );
+    println!(
+        "peak RSS: {rss_before:.1} MiB before the passes, {rss_after:.1} MiB after (largest message {:.1} MB)",
+        size_of(99) as f64 / 1e6
+    );
+}
