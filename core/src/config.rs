@@ -79,6 +79,8 @@ pub struct MailboxSettings {
     /// How long a mailbox pass holds its lease without renewing it; a pass
     /// whose worker died is taken over after this.
     pub lease_seconds: u64,
+    /// Messages encrypted at once by one worker (0: one per core).
+    pub threads: usize,
 }
 
 impl MailboxSettings {
@@ -313,7 +315,7 @@ impl Settings {
 }
 
 impl RawSettings {
-    fn resolve(self) -> Result<Settings, ConfigError> {
+    fn resolve(mut self) -> Result<Settings, ConfigError> {
         if !matches!(self.totp.digits, 6 | 8) {
             return Err(ConfigError::OutOfRange {
                 key: "totp.digits",
@@ -326,6 +328,9 @@ impl RawSettings {
                 key: "app_passwords.default_scopes",
                 rule: "names scopes: all, mail, imap, pop3, submission, smtp, sieve",
             });
+        }
+        if self.mailbox.threads == 0 {
+            self.mailbox.threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         }
         if self.totp.period_seconds == 0 {
             return Err(ConfigError::OutOfRange {

@@ -111,15 +111,30 @@ pub fn is_already_encrypted(input: &mut dyn BufRead) -> Result<bool, EncryptErro
         if input.read_until(b'\n', &mut line)? == 0 {
             return Ok(false);
         }
-        let text = String::from_utf8_lossy(&line).to_ascii_lowercase();
-        let text = text.trim_end();
-        let p7m_attachment = (text.contains("name=") || text.contains("name*="))
-            && text.trim_end_matches(['"', ';']).ends_with(".p7m");
-        let p7m_part = text.starts_with("content-type:") && text.contains("pkcs7-mime");
-        if text == "-----begin pgp message-----" || p7m_attachment || p7m_part {
+        let text = line.trim_ascii_end();
+        if text == b"-----BEGIN PGP MESSAGE-----" {
             return Ok(true);
         }
+        // Only short lines can be MIME headers of an encrypted part; body
+        // lines are skipped without allocating.
+        if text.len() < 1024
+            && (contains_ignore_case(text, b".p7m") || contains_ignore_case(text, b"pkcs7-mime"))
+        {
+            let text = String::from_utf8_lossy(text).to_ascii_lowercase();
+            let p7m_attachment = (text.contains("name=") || text.contains("name*="))
+                && text.trim_end_matches(['"', ';']).ends_with(".p7m");
+            let p7m_part = text.starts_with("content-type:") && text.contains("pkcs7-mime");
+            if p7m_attachment || p7m_part {
+                return Ok(true);
+            }
+        }
     }
+}
+
+fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|window| window.eq_ignore_ascii_case(needle))
 }
 
 /// Encrypts the inner part (`Content-*` headers and body) of the message in

@@ -1,5 +1,5 @@
 use super::on_current_account;
-use crate::mailbox::encrypt::{Rewritten, encrypt_in_place};
+use crate::mailbox::encrypt::{BatchProgress, encrypt_batch};
 use crate::mailbox::maildir::{Maildir, MessageFile};
 use crate::outcome::Outcome;
 use crate::step::Context;
@@ -8,6 +8,7 @@ use latchkey_core::directory::{Directory, EncryptionSettings, JobUpdate};
 use latchkey_core::encryption::{Algorithm, Method, Recipients, load_stored};
 use latchkey_core::job::{DisableEncryption, EncryptMailbox};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 /// How often the job record hears of progress.
@@ -115,9 +116,8 @@ async fn pass<D: Directory>(
     // A message is handled once per pass, whichever round meets it; names
     // are compared by their unique part, which a rename keeps.
     let mut seen = std::collections::HashSet::new();
-    let (mut done, mut total) = (0u64, 0u64);
-    let mut last_report = Instant::now();
-    let mut lease_taken = Instant::now();
+    let mut total = 0u64;
+    let progress = Arc::new(BatchProgress::default());
     for _ in 0..MAX_ROUNDS {
         let lister = maildir.clone();
         let messages = match blocking(move || lister.messages()).await {
@@ -128,39 +128,68 @@ async fn pass<D: Directory>(
             .into_iter()
             .filter(|message| seen.insert(message.unique()))
             .collect();
-        let mut encrypted_this_round = 0;
         total += fresh.len() as u64;
-        for message in fresh {
-            let recipients = Arc::clone(&recipients);
-            let protect_subject = job.protect_subject;
-            match blocking(move || {
-                encrypt_in_place(&message, algorithm, &recipients, protect_subject)
+        let encrypted_before = progress.encrypted.load(Ordering::Relaxed);
+        let batch = {
+            let (recipients, progress) = (Arc::clone(&recipients), Arc::clone(&progress));
+            let (threads, protect_subject) = (context.mailbox.threads, job.protect_subject);
+            tokio::task::spawn_blocking(move || {
+                encrypt_batch(
+                    &fresh,
+                    algorithm,
+                    &recipients,
+                    protect_subject,
+                    threads,
+                    &progress,
+                )
             })
-            .await
-            {
-                Ok(Rewritten::Encrypted) => encrypted_this_round += 1,
-                Ok(Rewritten::AlreadyEncrypted | Rewritten::Gone) => {}
-                Err(error) => return Outcome::Retry(format!("rewriting a message: {error}")),
-            }
-            done += 1;
-            if last_report.elapsed() >= PROGRESS_EVERY {
-                report(context, job, done, total).await;
-                last_report = Instant::now();
-            }
-            if lease_taken.elapsed() >= Duration::from_secs(context.mailbox.lease_seconds / 2) {
-                if let Err(outcome) = take_lease(context, job, holder).await {
-                    return outcome;
-                }
-                lease_taken = Instant::now();
-            }
+        };
+        if let Err(outcome) = watch(context, job, holder, &progress, total, batch).await {
+            return outcome;
         }
-        if encrypted_this_round == 0 {
+        if progress.encrypted.load(Ordering::Relaxed) == encrypted_before {
             break;
         }
     }
     report(context, job, total, total).await;
     tracing::info!(target: "audit", event = "mailbox_encrypted", account = %job.account, messages = total);
     Outcome::Done
+}
+
+/// Reports progress every second and keeps the lease while a batch runs.
+async fn watch<D: Directory>(
+    context: &Context<D>,
+    job: &EncryptMailbox,
+    holder: &str,
+    progress: &BatchProgress,
+    total: u64,
+    batch: tokio::task::JoinHandle<Result<(), latchkey_core::encryption::EncryptError>>,
+) -> Result<(), Outcome> {
+    let mut batch = std::pin::pin!(batch);
+    let mut ticks = tokio::time::interval(PROGRESS_EVERY);
+    let mut lease_taken = Instant::now();
+    loop {
+        tokio::select! {
+            finished = &mut batch => {
+                return match finished.expect("mailbox work does not panic") {
+                    Ok(()) => Ok(()),
+                    Err(error) => Err(Outcome::Retry(format!("rewriting a message: {error}"))),
+                };
+            }
+            _ = ticks.tick() => {
+                report(context, job, progress.done.load(Ordering::Relaxed), total).await;
+                if lease_taken.elapsed() >= Duration::from_secs(context.mailbox.lease_seconds / 2) {
+                    if let Err(outcome) = take_lease(context, job, holder).await {
+                        // Another pass may take over: stop after the messages in hand.
+                        progress.cancel.store(true, Ordering::Relaxed);
+                        let _ = (&mut batch).await;
+                        return Err(outcome);
+                    }
+                    lease_taken = Instant::now();
+                }
+            }
+        }
+    }
 }
 
 async fn report<D: Directory>(context: &Context<D>, job: &EncryptMailbox, done: u64, total: u64) {
