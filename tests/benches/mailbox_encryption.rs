@@ -290,6 +290,6 @@ fn main() {
     );
     println!(
         "peak RSS: {rss_before:.1} MiB before the passes, {rss_after:.1} MiB after (largest message {:.1} MB)",
-        size_of(99) as f64 / 1e6
+        (0..messages).map(size_of).max().unwrap_or(0) as f64 / 1e6
     );
 }

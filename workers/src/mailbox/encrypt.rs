@@ -1,6 +1,6 @@
 //! Encrypting one stored message in place.
 
-use super::maildir::MessageFile;
+use super::maildir::{MessageFile, sync_directories};
 use latchkey_core::encryption::{
     Algorithm, EncryptError, Recipients, encrypt_message, is_already_encrypted,
 };
@@ -100,6 +100,6 @@ pub fn encrypt_batch(
         .unwrap_or_else(|poisoned| poisoned.into_inner())
     {
         Some(error) => Err(error),
-        None => Ok(()),
+        None => Ok(sync_directories(messages)?),
     }
 }

@@ -4,9 +4,11 @@
 //!
 //! A rewrite writes the new copy to `tmp/`, syncs it, renames it over the
 //! original (atomic: the message is whole, old or new, at every instant),
-//! then renames it once more to correct `S=` and syncs the folder. A worker
-//! killed between the two renames leaves one encrypted message with a stale
-//! size in its name; the next pass finds it encrypted and corrects the name.
+//! then renames it once more to correct `S=`. A worker killed between the
+//! two renames leaves one encrypted message with a stale size in its name;
+//! the next pass finds it encrypted and corrects the name. The folders are
+//! synced once after a batch ([`sync_directories`]): a rename lost to a
+//! power cut only brings the intact original back, for the next pass.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Write};
@@ -170,9 +172,7 @@ impl MessageFile {
             }
         };
         fs::rename(&tmp, &self.path)?;
-        let path = self.correct_size(size)?;
-        sync_directory(path.parent().unwrap_or(Path::new(".")))?;
-        Ok(path)
+        Ok(self.correct_size(size)?)
     }
 
     /// Renames the file so its `S=` matches `size`, if it carries one.
@@ -195,16 +195,20 @@ impl MessageFile {
     /// Corrects a stale `S=` (left by a pass killed between its renames).
     pub fn correct_stale_size(&self) -> io::Result<PathBuf> {
         let size = fs::metadata(&self.path)?.len();
-        let path = self.correct_size(size)?;
-        if path != self.path {
-            sync_directory(path.parent().unwrap_or(Path::new(".")))?;
-        }
-        Ok(path)
+        self.correct_size(size)
     }
 }
 
-fn sync_directory(directory: &Path) -> io::Result<()> {
-    File::open(directory)?.sync_all()
+/// Makes the renames in the folders of `messages` durable.
+pub fn sync_directories(messages: &[MessageFile]) -> io::Result<()> {
+    let directories: std::collections::BTreeSet<&Path> = messages
+        .iter()
+        .filter_map(|message| message.path.parent())
+        .collect();
+    for directory in directories {
+        File::open(directory)?.sync_all()?;
+    }
+    Ok(())
 }
 
 /// Writes a small Maildir message for tests and demo data.
