@@ -161,7 +161,8 @@ impl MessageFile {
         let mut output = BufWriter::with_capacity(64 * 1024, file);
         let written = write(&mut input, &mut output).and_then(|()| {
             let file = output.into_inner().map_err(|error| error.into_error())?;
-            file.sync_all()?;
+            // The data and its length must be on disk before the rename; other metadata need not.
+            file.sync_data()?;
             Ok(file.metadata()?.len())
         });
         let size = match written {
