@@ -35,7 +35,8 @@ impl Default for AppOptions {
         Self {
             workers: 1,
             broker_url: None,
-            retry_delays_ms: vec![100, 200, 400, 800, 1600, 3200],
+            // Few delay queues: every test declares its own topology on the shared broker.
+            retry_delays_ms: vec![200, 800, 3200],
             account_failures: 5,
             address_failures: 50,
             settings: Vec::new(),
@@ -127,8 +128,10 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         ("BROKER__URL", broker_url),
         ("BROKER__PREFIX", format!("test-{}", uuid::Uuid::new_v4())),
         ("BROKER__RETRY_DELAYS_MS", delays.join(",")),
-        ("BROKER__QUEUE_EXPIRES_MS", "600000".into()),
-        ("BROKER__CONFIRM_TIMEOUT_MS", "3000".into()),
+        // A test's queues vanish a minute after it stops using them.
+        ("BROKER__QUEUE_EXPIRES_MS", "60000".into()),
+        // Generous: connecting can be slow while many tests share one broker.
+        ("BROKER__CONFIRM_TIMEOUT_MS", "15000".into()),
         ("SECRETS__SEALING_KEY", format!("t1:{}", random_base64(32))),
         (
             "SECRETS__DIRECTORY_KEY",

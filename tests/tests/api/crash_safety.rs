@@ -93,7 +93,7 @@ async fn a_worker_killed_mid_pass_loses_nothing_and_the_pass_finishes() {
     ));
     let app = spawn_app(AppOptions {
         workers: 0,
-        retry_delays_ms: vec![200; 20],
+        retry_delays_ms: vec![200; 3],
         ..Default::default()
     })
     .await;
