@@ -363,6 +363,33 @@ impl TestApp {
         entries.pop().expect("the account exists")
     }
 
+    /// Turns TOTP on for the signed-in `client` with a code from oathtool and
+    /// waits for the job; answers the secret (base32) and the recovery codes.
+    pub async fn enable_totp(&self, client: &reqwest::Client) -> (String, Vec<String>) {
+        use latchkey_core::clock::Clock;
+        let started: Value = self
+            .post(client, "/api/totp/enrolment", serde_json::json!({}))
+            .await
+            .json()
+            .await
+            .expect("an enrolment");
+        let secret = started["secret"].as_str().expect("a secret").to_owned();
+        let code = crate::oathtool(&secret, self.clock.now());
+        let body = serde_json::json!({"token": started["token"], "code": code});
+        let response = self.post(client, "/api/totp", body).await;
+        assert_eq!(response.status(), 202, "the enrolment is accepted");
+        let answer: Value = response.json().await.expect("a JSON answer");
+        let codes = answer["recovery_codes"]
+            .as_array()
+            .expect("recovery codes")
+            .iter()
+            .map(|code| code.as_str().expect("a code").to_owned())
+            .collect();
+        let job = answer["job"]["id"].as_str().expect("a job id");
+        assert_eq!(self.finished_job(client, job).await["state"], "succeeded");
+        (secret, codes)
+    }
+
     /// Every job record in the directory, as `ldapsearch` shows them.
     pub async fn job_entries(&self) -> Vec<ldap3::SearchEntry> {
         let (dn, password) = self.service();

@@ -128,6 +128,21 @@ impl GpgHome {
         run(self.gpg().arg("--import"), Some(armored.as_bytes()));
     }
 
+    /// Finds the armored OpenPGP message inside a whole mail message (a
+    /// PGP/MIME part) and decrypts it with `gpg --decrypt`.
+    pub fn decrypt_in(&self, message: &[u8]) -> String {
+        const BEGIN: &[u8] = b"-----BEGIN PGP MESSAGE-----";
+        const END: &[u8] = b"-----END PGP MESSAGE-----";
+        let find = |needle: &[u8]| {
+            message
+                .windows(needle.len())
+                .position(|window| window == needle)
+        };
+        let start = find(BEGIN).expect("an armored message");
+        let end = find(END).expect("the end of the armor") + END.len();
+        String::from_utf8(self.decrypt(&message[start..end])).expect("UTF-8")
+    }
+
     /// `gpg --decrypt` of an armored message.
     pub fn decrypt(&self, armored: &[u8]) -> Vec<u8> {
         run(self.gpg().arg("--decrypt"), Some(armored))

@@ -355,21 +355,7 @@ async fn with_two_factor_on_only_app_passwords_open_mail() {
     let client = app.signed_in(ALICE).await;
     let (_, everything) =
         create(&app, &client, json!({"name": "Desktop", "scopes": ["all"]})).await;
-    let started: Value = app
-        .post(&client, "/api/totp/enrolment", json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let code = latchkey_tests::oathtool(started["secret"].as_str().unwrap(), app.clock.now());
-    let enabled = app
-        .post(
-            &client,
-            "/api/totp",
-            json!({"token": started["token"], "code": code}),
-        )
-        .await;
-    finish(&app, &client, enabled).await;
+    app.enable_totp(&client).await;
     assert!(!ldap::bind_succeeds(&url, &demo::dn("alice"), ALICE.1).await);
     assert!(ldap::bind_succeeds(&url, &demo::dn("alice"), &everything).await);
 }

@@ -143,9 +143,7 @@ async fn a_worker_killed_mid_pass_loses_nothing_and_the_pass_finishes() {
             name.contains(&format!(",S={}", text.len())),
             "S= is right in {name}"
         );
-        let start = text.find("-----BEGIN PGP MESSAGE-----").unwrap();
-        let end = text.find("-----END PGP MESSAGE-----").unwrap() + 25;
-        let inner = String::from_utf8(gpg.decrypt(&text.as_bytes()[start..end])).unwrap();
+        let inner = gpg.decrypt_in(text.as_bytes());
         let original = String::from_utf8(originals[&message.unique()].clone()).unwrap();
         let body = original.split_once("\n\n").unwrap().1;
         assert_eq!(

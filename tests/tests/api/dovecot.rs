@@ -1,7 +1,6 @@
-use latchkey_core::clock::Clock;
 use latchkey_tests::demo::ALICE;
 use latchkey_tests::dovecot::Dovecot;
-use latchkey_tests::{AppOptions, TestApp, oathtool, spawn_app};
+use latchkey_tests::{AppOptions, TestApp, spawn_app};
 use serde_json::{Value, json};
 
 async fn accepted_job(
@@ -82,21 +81,7 @@ async fn dovecot_imap_holds_app_passwords_to_their_scopes() {
     );
 
     // With 2FA on, mail clients need app passwords.
-    let started: Value = app
-        .post(&client, "/api/totp/enrolment", json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let code = oathtool(started["secret"].as_str().unwrap(), app.clock.now());
-    let enabled = app
-        .post(
-            &client,
-            "/api/totp",
-            json!({"token": started["token"], "code": code}),
-        )
-        .await;
-    accepted_job(&app, &client, enabled).await;
+    app.enable_totp(&client).await;
     assert!(
         !dovecot.imap_login("alice", ALICE.1).await,
         "2FA on: the primary password is refused"

@@ -71,13 +71,6 @@ fn assert_outer_headers_kept(encrypted: &str, content_type: &str) {
     );
 }
 
-fn armored_part(encrypted: &str) -> &str {
-    let start = encrypted.find("-----BEGIN PGP MESSAGE-----").unwrap();
-    let end =
-        encrypted.find("-----END PGP MESSAGE-----").unwrap() + "-----END PGP MESSAGE-----".len();
-    &encrypted[start..end]
-}
-
 #[test]
 fn openpgp_messages_decrypt_with_gpg_to_the_original_inner_part() {
     let gpg = GpgHome::new();
@@ -91,12 +84,8 @@ fn openpgp_messages_decrypt_with_gpg_to_the_original_inner_part() {
                 "multipart/encrypted; protocol=\"application/pgp-encrypted\"",
             );
             assert!(encrypted.contains("Content-Type: application/pgp-encrypted\n"));
-            let decrypted = gpg.decrypt(armored_part(&encrypted).as_bytes());
-            assert_eq!(
-                String::from_utf8(decrypted).unwrap(),
-                INNER,
-                "{algorithm:?}"
-            );
+            let decrypted = gpg.decrypt_in(encrypted.as_bytes());
+            assert_eq!(decrypted, INNER, "{algorithm:?}");
         }
     }
 }
@@ -153,8 +142,7 @@ fn a_message_is_encrypted_to_every_key() {
     .unwrap();
     let encrypted = String::from_utf8(output).unwrap();
     for home in [&first, &second] {
-        let decrypted = home.decrypt(armored_part(&encrypted).as_bytes());
-        assert_eq!(String::from_utf8(decrypted).unwrap(), INNER);
+        assert_eq!(home.decrypt_in(encrypted.as_bytes()), INNER);
     }
 }
 
@@ -321,7 +309,7 @@ fn a_protected_subject_travels_inside_and_the_outer_one_says_nothing() {
         !encrypted.contains("Gr=C3=BC=C3=9Fe"),
         "the real subject is not outside"
     );
-    let inner = String::from_utf8(gpg.decrypt(armored_part(&encrypted).as_bytes())).unwrap();
+    let inner = gpg.decrypt_in(encrypted.as_bytes());
     let (inner_headers, inner_body) = inner.split_once("\n\n").unwrap();
     assert!(
         inner_headers.starts_with(

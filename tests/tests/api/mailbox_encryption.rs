@@ -134,12 +134,7 @@ async fn every_message_of_the_mailbox_decrypts_with_gpg_to_its_original() {
         (job["done"].as_u64(), job["total"].as_u64()),
         (Some(7), Some(7))
     );
-    check_every_message(&app, &before, |content| {
-        let text = String::from_utf8_lossy(content);
-        let start = text.find("-----BEGIN PGP MESSAGE-----").unwrap();
-        let end = text.find("-----END PGP MESSAGE-----").unwrap() + 25;
-        String::from_utf8(gpg.decrypt(text[start..end].as_bytes())).unwrap()
-    });
+    check_every_message(&app, &before, |content| gpg.decrypt_in(content));
     let client = app.signed_in(ALICE).await;
     let settings: Value = app
         .get(&client, "/api/encryption")
@@ -339,10 +334,7 @@ async fn mail_delivered_later_is_encrypted_by_the_delivery_filter() {
     let plain = MESSAGES[0].content;
     let (outcome, output) = deliver("alice", plain).await;
     assert_eq!(outcome, Delivered::Encrypted);
-    let start = output.find("-----BEGIN PGP MESSAGE-----").unwrap();
-    let end = output.find("-----END PGP MESSAGE-----").unwrap() + 25;
-    let decrypted = String::from_utf8(gpg.decrypt(&output.as_bytes()[start..end])).unwrap();
-    assert_eq!(decrypted, inner_part(plain));
+    assert_eq!(gpg.decrypt_in(output.as_bytes()), inner_part(plain));
 
     let (outcome, output) = deliver("bob", plain).await;
     assert!(matches!(outcome, Delivered::Unchanged(_)));

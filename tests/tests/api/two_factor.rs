@@ -10,31 +10,7 @@ const STEP: Duration = Duration::seconds(30);
 /// Alice's client with 2FA turned on; returns the secret and recovery codes.
 async fn enrolled(app: &TestApp) -> (reqwest::Client, String, Vec<String>) {
     let client = app.signed_in(ALICE).await;
-    let started: Value = app
-        .post(&client, "/api/totp/enrolment", json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let secret = started["secret"].as_str().unwrap().to_owned();
-    let code = oathtool(&secret, app.clock.now());
-    let response = app
-        .post(
-            &client,
-            "/api/totp",
-            json!({"token": started["token"], "code": code}),
-        )
-        .await;
-    assert_eq!(response.status(), 202);
-    let body: Value = response.json().await.unwrap();
-    let codes: Vec<String> = body["recovery_codes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|code| code.as_str().unwrap().to_owned())
-        .collect();
-    let job = body["job"]["id"].as_str().unwrap();
-    assert_eq!(app.finished_job(&client, job).await["state"], "succeeded");
+    let (secret, codes) = app.enable_totp(&client).await;
     (client, secret, codes)
 }
 
