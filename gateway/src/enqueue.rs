@@ -7,7 +7,7 @@ use crate::state::AppState;
 use latchkey_core::broker::{Publisher, RequestId};
 use latchkey_core::directory::JobStore;
 use latchkey_core::domain::Dn;
-use latchkey_core::job::{JobMessage, JobRecord};
+use latchkey_core::job::{JobMessage, JobRecord, Queue};
 
 impl<D: JobStore, P: Publisher> AppState<D, P> {
     /// Records and publishes `message` for `owner`; 202 once the broker confirmed.
@@ -20,7 +20,9 @@ impl<D: JobStore, P: Publisher> AppState<D, P> {
         // The directory keeps whole seconds; answer with what GET will show.
         let now = self.clock.now();
         let now = now.replace_nanosecond(0).unwrap_or(now);
-        let record = JobRecord::queued(message.job_id(), message.kind(), owner.clone(), 1, now);
+        // A credential change is one unit; a mailbox pass counts its messages once it starts.
+        let total = u64::from(message.queue() == Queue::Credentials);
+        let record = JobRecord::queued(message.job_id(), message.kind(), owner.clone(), total, now);
         self.directory.create_job(&record).await?;
         if let Err(error) = self.publisher.publish_job(&message, request_id).await {
             // Not durable, so not accepted: leave no record of a job that will never run.
