@@ -285,12 +285,8 @@ impl TestApp {
         path: &str,
         body: Value,
     ) -> reqwest::Response {
-        client
-            .post(format!("{}{path}", self.address))
-            .json(&body)
-            .send()
+        self.send_json(client.post(format!("{}{path}", self.address)), body)
             .await
-            .expect("the gateway answers")
     }
 
     /// `PUT path` with a JSON body.
@@ -300,8 +296,12 @@ impl TestApp {
         path: &str,
         body: Value,
     ) -> reqwest::Response {
-        client
-            .put(format!("{}{path}", self.address))
+        self.send_json(client.put(format!("{}{path}", self.address)), body)
+            .await
+    }
+
+    async fn send_json(&self, request: reqwest::RequestBuilder, body: Value) -> reqwest::Response {
+        request
             .json(&body)
             .send()
             .await
