@@ -161,6 +161,8 @@ pub struct GatewaySettings {
     pub public_url: String,
     /// Lifetime of a session.
     pub session_ttl_minutes: u64,
+    /// A session unused for this long ends.
+    pub session_idle_minutes: u64,
     /// Password verifications running at once (each takes a core for ~25 ms).
     pub max_concurrent_hashes: usize,
     /// Limits on failed sign-ins.

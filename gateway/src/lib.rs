@@ -1,9 +1,10 @@
 //! Latchkey gateway: authenticates sessions, validates requests, records and
 //! queues jobs. Slow or retryable work never happens on the request path.
 
+pub mod csrf;
 pub mod enqueue;
 pub mod extract;
-pub mod origin;
+pub mod portal;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
@@ -81,6 +82,10 @@ pub fn router(state: Arc<Gateway>) -> Router {
         )
         .route("/api/password", post(routes::password::change::<D, P>))
         .route(
+            "/api/password/strength",
+            post(routes::password::strength::<D, P>),
+        )
+        .route(
             "/api/app-passwords",
             get(routes::app_passwords::list::<D, P>)
                 .post(routes::app_passwords::create::<D, P>)
@@ -106,19 +111,36 @@ pub fn router(state: Arc<Gateway>) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
-            origin::refuse_cross_origin,
+            csrf::refuse_forged_requests,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ));
+    let portal = portal::routes::<D, P>().layer(SetResponseHeaderLayer::if_not_present(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    ));
     Router::new()
         .merge(api)
+        .merge(portal)
         .route("/healthz", get(routes::health::alive))
         .route("/readyz", get(routes::health::ready))
         .route("/metrics", get(routes::health::metrics))
         .fallback(|| async { problem::ApiError::NotFound })
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(portal::CONTENT_SECURITY_POLICY),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            HeaderValue::from_static("same-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static("permissions-policy"),
+            HeaderValue::from_static("camera=(), microphone=(), geolocation=(), payment=()"),
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),

@@ -48,6 +48,9 @@ pub enum ApiError {
     /// A state-changing request came from another site.
     #[error("requests from other sites are refused")]
     CrossOrigin,
+    /// A state-changing request with a session but without its CSRF token.
+    #[error("this request lacks the session's CSRF token; reload the page and try again")]
+    CsrfToken,
     /// Nothing here, or nothing of yours.
     #[error("not found")]
     NotFound,
@@ -163,7 +166,8 @@ struct Problem<'a> {
 }
 
 impl ApiError {
-    fn status(&self) -> StatusCode {
+    /// The HTTP status of this answer.
+    pub fn status(&self) -> StatusCode {
         match self {
             ApiError::MalformedJson(_) => StatusCode::BAD_REQUEST,
             ApiError::MissingField(_)
@@ -188,7 +192,9 @@ impl ApiError {
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidCredentials | ApiError::NotSignedIn => StatusCode::UNAUTHORIZED,
-            ApiError::WrongPassword { .. } | ApiError::CrossOrigin => StatusCode::FORBIDDEN,
+            ApiError::WrongPassword { .. } | ApiError::CrossOrigin | ApiError::CsrfToken => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BrokerUnavailable(_) | ApiError::DirectoryUnavailable(_) => {
@@ -210,6 +216,7 @@ impl ApiError {
             ApiError::NotSignedIn => "not-signed-in",
             ApiError::WrongPassword { .. } => "wrong-password",
             ApiError::CrossOrigin => "cross-origin",
+            ApiError::CsrfToken => "csrf-token",
             ApiError::NotFound => "not-found",
             ApiError::Policy(_) | ApiError::PasswordUnchanged => "password-policy",
             ApiError::InvalidEnrolmentToken => "invalid-enrolment-token",

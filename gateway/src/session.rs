@@ -10,6 +10,7 @@ use axum_extra::extract::SignedCookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use latchkey_core::directory::{Account, Directory, SessionEntry};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -18,8 +19,18 @@ use std::sync::Arc;
 /// The session cookie's name.
 pub const COOKIE_NAME: &str = "latchkey_session";
 
+/// The cookie that carries the session's CSRF token to the portal's script.
+pub const CSRF_COOKIE_NAME: &str = "latchkey_csrf";
+
+/// The header a state-changing request with a session must carry the CSRF token in.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// How stale a session's last-use time may get before a request refreshes it:
+/// idle expiry is to the minute, and most requests cost no directory write.
+const SEEN_RESOLUTION: time::Duration = time::Duration::minutes(1);
+
 /// The public id of a session secret: its SHA-256 in hex.
-fn public_id(secret: &str) -> String {
+pub fn public_id(secret: &str) -> String {
     Sha256::digest(secret.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
@@ -46,6 +57,7 @@ impl<D, P> AppState<D, P> {
             owner: account.dn.clone(),
             created: now,
             verified: now,
+            seen: now,
         };
         let cookie = Cookie::build((COOKIE_NAME, secret))
             .http_only(true)
@@ -57,14 +69,53 @@ impl<D, P> AppState<D, P> {
         NewSession { cookie, entry }
     }
 
+    /// The CSRF token of the session with public id `session_id`: an HMAC
+    /// under a key of the gateway's, so it is bound to the session and
+    /// cannot be made without that key.
+    pub fn csrf_token(&self, session_id: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.csrf_mac(session_id).finalize().into_bytes())
+    }
+
+    /// Whether `token` is the CSRF token of the session `session_id`
+    /// (compared in constant time).
+    pub fn csrf_token_matches(&self, session_id: &str, token: &str) -> bool {
+        URL_SAFE_NO_PAD
+            .decode(token)
+            .is_ok_and(|tag| self.csrf_mac(session_id).verify_slice(&tag).is_ok())
+    }
+
+    fn csrf_mac(&self, session_id: &str) -> Hmac<Sha256> {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(&self.csrf_key).expect("HMAC takes a key of any length");
+        mac.update(session_id.as_bytes());
+        mac
+    }
+
+    /// The cookie that hands the session's CSRF token to the portal's script
+    /// (readable by script, sent only to this site).
+    pub fn csrf_cookie(&self, session_id: &str) -> Cookie<'static> {
+        Cookie::build((CSRF_COOKIE_NAME, self.csrf_token(session_id)))
+            .secure(self.secure_cookies)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .max_age(time::Duration::seconds(self.session_ttl.as_secs() as i64))
+            .build()
+    }
+
     /// A cookie jar over the request's cookies, checked with our key.
     pub fn cookie_jar(&self, parts: &Parts) -> SignedCookieJar {
         SignedCookieJar::from_headers(&parts.headers, self.cookie_key.clone())
     }
 
-    /// A cookie that removes the session cookie.
-    pub fn removal_cookie(&self) -> Cookie<'static> {
-        Cookie::build((COOKIE_NAME, "")).path("/").build()
+    /// The cookies that remove the session and CSRF cookies.
+    pub fn removal_cookies(&self) -> [Cookie<'static>; 2] {
+        [COOKIE_NAME, CSRF_COOKIE_NAME].map(|name| Cookie::build((name, "")).path("/").build())
+    }
+
+    /// The public id of the request's session cookie, if it carries a valid one.
+    pub fn session_id_of(&self, parts: &Parts) -> Option<String> {
+        let jar = self.cookie_jar(parts);
+        jar.get(COOKIE_NAME).map(|secret| public_id(secret.value()))
     }
 }
 
@@ -84,17 +135,24 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState<D, P>>) -> ApiResult<Self> {
-        let jar = state.cookie_jar(parts);
-        let secret = jar.get(COOKIE_NAME).ok_or(ApiError::NotSignedIn)?;
+        let id = state.session_id_of(parts).ok_or(ApiError::NotSignedIn)?;
         let entry = state
             .directory
-            .session(&public_id(secret.value()))
+            .session(&id)
             .await?
             .ok_or(ApiError::NotSignedIn)?;
-        let age = state.clock.now() - entry.created;
-        if age > time::Duration::try_from(state.session_ttl).unwrap_or(time::Duration::MAX) {
+        let now = state.clock.now();
+        if now - entry.created > to_time(state.session_ttl) {
             // The directory sweeps expired entries only now and then.
             return Err(ApiError::NotSignedIn);
+        }
+        if now - entry.seen > to_time(state.session_idle) {
+            state.directory.delete_session(&entry.id).await?;
+            tracing::info!(target: "audit", event = "session_idle_expired", owner = %entry.owner);
+            return Err(ApiError::NotSignedIn);
+        }
+        if now - entry.seen >= SEEN_RESOLUTION {
+            state.directory.touch_session(&entry.id, now).await?;
         }
         let account = state
             .directory
@@ -103,6 +161,10 @@ where
             .ok_or(ApiError::NotSignedIn)?;
         Ok(CurrentSession { entry, account })
     }
+}
+
+fn to_time(duration: std::time::Duration) -> time::Duration {
+    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }
 
 #[cfg(test)]

@@ -39,6 +39,8 @@ pub struct AppState<D, P> {
     pub mailbox: MailboxSettings,
     /// Signs session cookies.
     pub cookie_key: Key,
+    /// Makes CSRF tokens (derived from the cookie key).
+    pub csrf_key: [u8; 32],
     /// Bounds how many password verifications run at once.
     pub verify_slots: Semaphore,
     /// Failed secrets per account.
@@ -53,6 +55,8 @@ pub struct AppState<D, P> {
     pub secure_cookies: bool,
     /// Lifetime of a session.
     pub session_ttl: Duration,
+    /// How long a session may go unused.
+    pub session_idle: Duration,
 }
 
 impl<D, P> AppState<D, P> {
@@ -93,6 +97,7 @@ impl<D, P> AppState<D, P> {
             totp: settings.totp.clone(),
             app_passwords: settings.app_passwords.clone(),
             mailbox: settings.mailbox.clone(),
+            csrf_key: derive_key(cookie_key.signing(), b"latchkey csrf tokens"),
             cookie_key,
             verify_slots: Semaphore::new(gateway.max_concurrent_hashes.max(1)),
             account_failures: FailureLimiter::new(
@@ -109,8 +114,18 @@ impl<D, P> AppState<D, P> {
             public_origin: origin_of(public_url),
             secure_cookies: public_url.starts_with("https://"),
             session_ttl: Duration::from_secs(gateway.session_ttl_minutes * 60),
+            session_idle: Duration::from_secs(gateway.session_idle_minutes.max(1) * 60),
         })
     }
+}
+
+/// A key for one purpose, derived from `master` by HMAC-SHA256.
+fn derive_key(master: &[u8], purpose: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        Hmac::<sha2::Sha256>::new_from_slice(master).expect("HMAC takes a key of any length");
+    mac.update(purpose);
+    mac.finalize().into_bytes().into()
 }
 
 /// `scheme://host[:port]` of a URL.

@@ -1,5 +1,6 @@
 //! `spawn_app()`: the whole stack for one test.
 
+use crate::client::Client;
 use crate::slapd::Slapd;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -10,6 +11,7 @@ use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
 use latchkey_workers::{Context, Worker, WorkerHandle};
 use rand::RngCore;
+use reqwest::Method;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Once};
@@ -271,45 +273,47 @@ impl TestApp {
     }
 
     /// A browser-like client with its own cookie jar.
-    pub fn client(&self) -> reqwest::Client {
-        reqwest::Client::builder()
-            .cookie_store(true)
-            .build()
-            .expect("a client")
+    pub fn client(&self) -> Client {
+        Client::new(&self.address)
     }
 
     /// `POST path` with a JSON body.
-    pub async fn post(
-        &self,
-        client: &reqwest::Client,
-        path: &str,
-        body: Value,
-    ) -> reqwest::Response {
-        self.send_json(client.post(format!("{}{path}", self.address)), body)
-            .await
+    pub async fn post(&self, client: &Client, path: &str, body: Value) -> reqwest::Response {
+        self.send(client, Method::POST, path, Some(body)).await
     }
 
     /// `PUT path` with a JSON body.
-    pub async fn put(
-        &self,
-        client: &reqwest::Client,
-        path: &str,
-        body: Value,
-    ) -> reqwest::Response {
-        self.send_json(client.put(format!("{}{path}", self.address)), body)
-            .await
+    pub async fn put(&self, client: &Client, path: &str, body: Value) -> reqwest::Response {
+        self.send(client, Method::PUT, path, Some(body)).await
     }
 
-    async fn send_json(&self, request: reqwest::RequestBuilder, body: Value) -> reqwest::Response {
-        request
-            .json(&body)
-            .send()
-            .await
-            .expect("the gateway answers")
+    /// `DELETE path`, with a JSON body if given.
+    pub async fn delete(
+        &self,
+        client: &Client,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        self.send(client, Method::DELETE, path, body).await
+    }
+
+    async fn send(
+        &self,
+        client: &Client,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> reqwest::Response {
+        let request = client.request_to(method, path);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        request.send().await.expect("the gateway answers")
     }
 
     /// `GET path`.
-    pub async fn get(&self, client: &reqwest::Client, path: &str) -> reqwest::Response {
+    pub async fn get(&self, client: &Client, path: &str) -> reqwest::Response {
         client
             .get(format!("{}{path}", self.address))
             .send()
@@ -318,7 +322,7 @@ impl TestApp {
     }
 
     /// A client signed in as `(uid, password)`.
-    pub async fn signed_in(&self, (uid, password): (&str, &str)) -> reqwest::Client {
+    pub async fn signed_in(&self, (uid, password): (&str, &str)) -> Client {
         let client = self.client();
         let response = self
             .post(
@@ -332,12 +336,7 @@ impl TestApp {
     }
 
     /// Asks for a password change and returns the accepted job's id.
-    pub async fn change_password(
-        &self,
-        client: &reqwest::Client,
-        current: &str,
-        new: &str,
-    ) -> String {
+    pub async fn change_password(&self, client: &Client, current: &str, new: &str) -> String {
         let response = self
             .post(
                 client,
@@ -365,7 +364,7 @@ impl TestApp {
 
     /// Turns TOTP on for the signed-in `client` with a code from oathtool and
     /// waits for the job; answers the secret (base32) and the recovery codes.
-    pub async fn enable_totp(&self, client: &reqwest::Client) -> (String, Vec<String>) {
+    pub async fn enable_totp(&self, client: &Client) -> (String, Vec<String>) {
         use latchkey_core::clock::Clock;
         let started: Value = self
             .post(client, "/api/totp/enrolment", serde_json::json!({}))
@@ -403,7 +402,7 @@ impl TestApp {
     }
 
     /// Waits until the job has finished (succeeded or failed) and returns it.
-    pub async fn finished_job(&self, client: &reqwest::Client, id: &str) -> Value {
+    pub async fn finished_job(&self, client: &Client, id: &str) -> Value {
         crate::eventually(&format!("job {id} to finish"), 30, || async {
             let job: Value = self
                 .get(client, &format!("/api/jobs/{id}"))

@@ -163,6 +163,10 @@ impl<D: JobStore + Clone> JobStore for Probe<D> {
     async fn delete_job(&self, id: JobId) -> Result<()> {
         self.count(self.inner.delete_job(id).await)
     }
+
+    async fn jobs_of(&self, owner: &Dn) -> Result<Vec<JobRecord>> {
+        self.count(self.inner.jobs_of(owner).await)
+    }
 }
 
 impl<D: SessionStore + Clone> SessionStore for Probe<D> {
@@ -172,6 +176,10 @@ impl<D: SessionStore + Clone> SessionStore for Probe<D> {
 
     async fn session(&self, id: &str) -> Result<Option<SessionEntry>> {
         self.count(self.inner.session(id).await)
+    }
+
+    async fn touch_session(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        self.count(self.inner.touch_session(id, at).await)
     }
 
     async fn delete_session(&self, id: &str) -> Result<()> {

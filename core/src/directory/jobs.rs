@@ -4,7 +4,7 @@ use super::ttl::refresh;
 use super::{JobStore, JobUpdate, LdapDirectory, Result};
 use crate::domain::{Dn, JobId};
 use crate::job::{JobKind, JobRecord, JobState};
-use ldap3::{Mod, SearchEntry};
+use ldap3::{Mod, Scope, SearchEntry};
 use std::collections::HashSet;
 use time::OffsetDateTime;
 
@@ -118,6 +118,25 @@ impl JobStore for LdapDirectory {
         let mut ldap = self.conn().await?;
         let outcome = ldap.modify(self.job_dn(id).as_str(), mods).await;
         check(outcome.and_then(|result| result.success())).map(drop)
+    }
+
+    async fn jobs_of(&self, owner: &Dn) -> Result<Vec<JobRecord>> {
+        let filter = format!(
+            "(&(objectClass=latchkeyJob)(latchkeyJobOwner={}))",
+            ldap3::ldap_escape(owner.as_str())
+        );
+        let mut ldap = self.conn().await?;
+        let outcome = ldap
+            .search(self.jobs.as_str(), Scope::OneLevel, &filter, vec!["*"])
+            .await;
+        let (entries, _) = check(outcome.and_then(|result| result.success()))?;
+        let mut records: Vec<JobRecord> = entries
+            .into_iter()
+            .filter_map(|entry| record_from(&SearchEntry::construct(entry)))
+            .collect();
+        // UUIDv7 ids sort by creation time.
+        records.sort_by_key(|record| std::cmp::Reverse(record.id));
+        Ok(records)
     }
 
     async fn delete_job(&self, id: JobId) -> Result<()> {

@@ -251,6 +251,9 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// Removes a job record (a job that could not be queued).
     fn delete_job(&self, id: JobId) -> impl Future<Output = Result<()>> + Send;
+
+    /// The records of `owner`'s jobs that have not expired, newest first.
+    fn jobs_of(&self, owner: &Dn) -> impl Future<Output = Result<Vec<JobRecord>>> + Send;
 }
 
 /// A signed-in session, as stored in the directory.
@@ -264,6 +267,8 @@ pub struct SessionEntry {
     pub created: OffsetDateTime,
     /// When the password was last verified in this session.
     pub verified: OffsetDateTime,
+    /// When the session was last used, to the minute (idle expiry).
+    pub seen: OffsetDateTime,
 }
 
 /// Reads and writes sessions; any gateway replica sees the same ones.
@@ -277,6 +282,13 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// The session with this public id, if it exists and has not expired.
     fn session(&self, id: &str) -> impl Future<Output = Result<Option<SessionEntry>>> + Send;
+
+    /// Records that the session was used at `at`.
+    fn touch_session(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
 
     /// Ends one session; ending a session that is gone is not an error.
     fn delete_session(&self, id: &str) -> impl Future<Output = Result<()>> + Send;

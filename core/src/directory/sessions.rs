@@ -3,8 +3,9 @@ use super::pool::check;
 use super::ttl::refresh;
 use super::{LdapDirectory, Result, SessionEntry, SessionStore};
 use crate::domain::Dn;
-use ldap3::{Scope, SearchEntry};
+use ldap3::{Mod, Scope, SearchEntry};
 use std::collections::HashSet;
+use time::OffsetDateTime;
 
 impl LdapDirectory {
     fn session_dn(&self, id: &str) -> Dn {
@@ -18,6 +19,8 @@ fn session_from(entry: &SearchEntry) -> Option<SessionEntry> {
         owner: Dn::from_directory(first(entry, "latchkeySessionOwner")?),
         created: timestamp(entry, "latchkeySessionCreated")?,
         verified: timestamp(entry, "latchkeySessionVerified")?,
+        seen: timestamp(entry, "latchkeySessionSeen")
+            .or_else(|| timestamp(entry, "latchkeySessionCreated"))?,
     })
 }
 
@@ -26,6 +29,7 @@ impl SessionStore for LdapDirectory {
         let dn = self.session_dn(&session.id);
         let created = generalized_time(session.created);
         let verified = generalized_time(session.verified);
+        let seen = generalized_time(session.seen);
         let attributes = vec![
             (
                 "objectClass",
@@ -41,6 +45,7 @@ impl SessionStore for LdapDirectory {
                 "latchkeySessionVerified",
                 HashSet::from([verified.as_str()]),
             ),
+            ("latchkeySessionSeen", HashSet::from([seen.as_str()])),
         ];
         let mut ldap = self.conn().await?;
         let added = ldap.add(dn.as_str(), attributes).await;
@@ -59,6 +64,17 @@ impl SessionStore for LdapDirectory {
             )
             .await?;
         Ok(entry.as_ref().and_then(session_from))
+    }
+
+    async fn touch_session(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        let seen = generalized_time(at);
+        let mods = vec![Mod::Replace(
+            "latchkeySessionSeen",
+            HashSet::from([seen.as_str()]),
+        )];
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.modify(self.session_dn(id).as_str(), mods).await;
+        check(outcome.and_then(|result| result.success())).map(drop)
     }
 
     async fn delete_session(&self, id: &str) -> Result<()> {

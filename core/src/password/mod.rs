@@ -5,4 +5,4 @@ mod hashing;
 mod policy;
 
 pub use hashing::{ARGON2_SCHEME, PasswordHasher};
-pub use policy::{PasswordPolicy, PolicyViolation};
+pub use policy::{Assessment, PasswordPolicy, PolicyViolation};

@@ -59,6 +59,28 @@ impl PolicyViolation {
     }
 }
 
+/// The account's names a password must not contain, lowercased: the uid
+/// and the local part of the mail address, when 3 characters or longer.
+fn identities(uid: &str, mail: Option<&str>) -> Vec<String> {
+    let local_part = mail.and_then(|mail| mail.split('@').next());
+    [Some(uid), local_part]
+        .into_iter()
+        .flatten()
+        .map(str::to_lowercase)
+        .filter(|identity| identity.chars().count() >= 3)
+        .collect()
+}
+
+/// How a candidate password fares, for a strength meter: zxcvbn's score
+/// (0 to 4) and the first rule it breaks, if any.
+#[derive(Debug)]
+pub struct Assessment {
+    /// zxcvbn's score, 0 (too guessable) to 4 (very unguessable).
+    pub score: u8,
+    /// The first rule broken; `None` when the password would be accepted.
+    pub violation: Option<PolicyViolation>,
+}
+
 /// The rules a new password must meet.
 #[derive(Debug)]
 pub struct PasswordPolicy {
@@ -85,6 +107,31 @@ impl PasswordPolicy {
         self.common.len()
     }
 
+    /// The settings the rules come from, to explain them before a user breaks one.
+    pub fn settings(&self) -> &PasswordPolicySettings {
+        &self.settings
+    }
+
+    /// Assesses `candidate` as [`Self::check`] would, and always gives a score.
+    pub fn assess(&self, candidate: &SecretString, uid: &str, mail: Option<&str>) -> Assessment {
+        let violation = self.check(candidate, uid, mail).err();
+        let score = match &violation {
+            Some(PolicyViolation::TooGuessable { score, .. }) => *score,
+            Some(PolicyViolation::TooLong { .. } | PolicyViolation::Common) => 0,
+            _ => {
+                let identities = identities(uid, mail);
+                let inputs: Vec<&str> = identities.iter().map(String::as_str).collect();
+                let password = candidate.expose_secret();
+                if password.is_empty() {
+                    0
+                } else {
+                    u8::from(zxcvbn::zxcvbn(password, &inputs).score())
+                }
+            }
+        };
+        Assessment { score, violation }
+    }
+
     /// Checks `candidate` for the account `uid` with mail `mail`; the first
     /// broken rule is returned. CPU-bound for long inputs (zxcvbn).
     pub fn check(
@@ -108,13 +155,7 @@ impl PasswordPolicy {
             });
         }
         let lowered = password.to_lowercase();
-        let local_part = mail.and_then(|mail| mail.split('@').next());
-        let identities: Vec<String> = [Some(uid), local_part]
-            .into_iter()
-            .flatten()
-            .map(str::to_lowercase)
-            .filter(|identity| identity.chars().count() >= 3)
-            .collect();
+        let identities = identities(uid, mail);
         if identities.iter().any(|identity| lowered.contains(identity)) {
             return Err(PolicyViolation::ContainsIdentity);
         }

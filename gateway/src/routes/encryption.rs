@@ -23,7 +23,7 @@ use time::OffsetDateTime;
 pub const MAX_ENCRYPTION_BODY_BYTES: usize = 512 * 1024;
 
 /// What the server can and cannot do, said wherever encryption is changed.
-const NOTICE: &str = "Only your public keys are stored: the server cannot decrypt anything. \
+pub const NOTICE: &str = "Only your public keys are stored: the server cannot decrypt anything. \
 Changing the keys or turning encryption off never decrypts messages that are encrypted already.";
 
 /// `GET /api/encryption` answer.

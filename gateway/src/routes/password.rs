@@ -5,6 +5,7 @@ use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
+use axum::Json;
 use axum::extract::{ConnectInfo, State};
 use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
@@ -12,7 +13,7 @@ use latchkey_core::directory::Directory;
 use latchkey_core::domain::JobId;
 use latchkey_core::job::{ChangePassword, JobMessage};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -63,4 +64,58 @@ where
     state
         .enqueue(message, &account.dn, &request_id(&headers))
         .await
+}
+
+/// `POST /api/password/strength` body.
+#[derive(Deserialize)]
+pub struct StrengthCheck {
+    password: SecretString,
+}
+
+/// `POST /api/password/strength` answer: what the policy would say now.
+#[derive(Serialize)]
+pub struct Strength {
+    /// zxcvbn's score, 0 to 4.
+    score: u8,
+    /// The least score accepted.
+    min_score: u8,
+    /// Whether `POST /api/password` would accept it as the new password.
+    acceptable: bool,
+    /// The first rule broken, for machines.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule: Option<&'static str>,
+    /// The first rule broken, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<String>,
+}
+
+/// `POST /api/password/strength`: the portal's live strength meter. It
+/// checks no secret (nothing is compared with a stored password), changes
+/// nothing and logs nothing of the candidate.
+pub async fn strength<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    session: CurrentSession,
+    ApiJson(body): ApiJson<StrengthCheck>,
+) -> Json<Strength>
+where
+    D: Directory,
+    P: Send + Sync + 'static,
+{
+    let account = session.account;
+    let checking = Arc::clone(&state);
+    let assessment = tokio::task::spawn_blocking(move || {
+        checking
+            .policy
+            .assess(&body.password, &account.uid, account.mail.as_deref())
+    })
+    .await
+    .expect("the policy check does not panic");
+    let violation = assessment.violation;
+    Json(Strength {
+        score: assessment.score,
+        min_score: state.policy.settings().min_score,
+        acceptable: violation.is_none(),
+        rule: violation.as_ref().map(|violation| violation.rule()),
+        detail: violation.map(|violation| violation.to_string()),
+    })
 }

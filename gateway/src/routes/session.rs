@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::SignedCookieJar;
+use axum_extra::extract::{CookieJar, SignedCookieJar};
 use latchkey_core::directory::{Account, Directory, SessionStore};
 use latchkey_core::domain::{Dn, Uid};
 use secrecy::SecretString;
@@ -33,6 +33,8 @@ pub struct SignedIn {
     name: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     recovery_codes_left: Option<usize>,
+    /// To send in `X-CSRF-Token` with every state-changing request.
+    csrf_token: String,
 }
 
 /// The answer to a correct password on an account with 2FA: no session yet.
@@ -66,14 +68,18 @@ impl<D: SessionStore, P> AppState<D, P> {
         let ttl = u32::try_from(self.session_ttl.as_secs()).unwrap_or(u32::MAX);
         self.directory.create_session(&session.entry, ttl).await?;
         tracing::info!(target: "audit", event = "signed_in", uid = %account.uid);
+        let csrf_token = self.csrf_token(&session.entry.id);
         let jar = self.cookie_jar(parts).add(session.cookie);
+        // The CSRF token is read by script as it is: not signed.
+        let csrf_cookie = CookieJar::new().add(self.csrf_cookie(&session.entry.id));
         let body = SignedIn {
             second_factor_required: false,
             uid: account.uid,
             name: account.name,
             recovery_codes_left,
+            csrf_token,
         };
-        Ok((jar, axum::Json(body)).into_response())
+        Ok((jar, csrf_cookie, axum::Json(body)).into_response())
     }
 }
 
@@ -175,6 +181,9 @@ where
 {
     state.directory.delete_session(&session.entry.id).await?;
     tracing::info!(target: "audit", event = "signed_out", uid = %session.account.uid);
-    let jar = state.cookie_jar(&parts).remove(state.removal_cookie());
+    let jar = state
+        .removal_cookies()
+        .into_iter()
+        .fold(state.cookie_jar(&parts), |jar, cookie| jar.remove(cookie));
     Ok((jar, StatusCode::NO_CONTENT))
 }

@@ -1,11 +1,12 @@
 use latchkey_core::clock::Clock;
+use latchkey_tests::client::Client;
 use latchkey_tests::demo::{self, ALICE, BOB};
 use latchkey_tests::{AppOptions, TestApp, ldap, spawn_app};
 use serde_json::{Value, json};
 use time::Duration;
 
 /// Creates an app password for the signed-in `client`; returns its id and secret.
-async fn create(app: &TestApp, client: &reqwest::Client, body: Value) -> (String, String) {
+async fn create(app: &TestApp, client: &Client, body: Value) -> (String, String) {
     let response = app.post(client, "/api/app-passwords", body).await;
     assert_eq!(response.status(), 202);
     let answer: Value = response.json().await.unwrap();
@@ -15,15 +16,11 @@ async fn create(app: &TestApp, client: &reqwest::Client, body: Value) -> (String
     (id, answer["secret"].as_str().unwrap().to_owned())
 }
 
-async fn revoke(app: &TestApp, client: &reqwest::Client, path: &str) -> reqwest::Response {
-    client
-        .delete(format!("{}{path}", app.address))
-        .send()
-        .await
-        .unwrap()
+async fn revoke(app: &TestApp, client: &Client, path: &str) -> reqwest::Response {
+    app.delete(client, path, None).await
 }
 
-async fn finish(app: &TestApp, client: &reqwest::Client, response: reqwest::Response) {
+async fn finish(app: &TestApp, client: &Client, response: reqwest::Response) {
     assert_eq!(response.status(), 202);
     let answer: Value = response.json().await.unwrap();
     let job = answer["job"]["id"].as_str().unwrap();

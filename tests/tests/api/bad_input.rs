@@ -1,5 +1,6 @@
 use latchkey_tests::demo::ALICE;
 use latchkey_tests::{AppOptions, spawn_app};
+use reqwest::Method;
 use serde_json::{Value, json};
 
 async fn problem(response: reqwest::Response) -> (u16, Value) {
@@ -16,10 +17,9 @@ async fn problem(response: reqwest::Response) -> (u16, Value) {
 async fn bad_bodies_get_specific_problems() {
     let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
-    let url = format!("{}/api/password", app.address);
 
     let malformed = client
-        .post(&url)
+        .request_to(Method::POST, "/api/password")
         .header("content-type", "application/json")
         .body("{\"current\": ")
         .send()
@@ -50,7 +50,7 @@ async fn bad_bodies_get_specific_problems() {
     assert_eq!((status, body["field"].as_str()), (422, Some("new")));
 
     let too_large = client
-        .post(&url)
+        .request_to(Method::POST, "/api/password")
         .header("content-type", "application/json")
         .body(format!("{{\"current\": \"{}\"}}", "x".repeat(65 * 1024)))
         .send()
@@ -63,7 +63,7 @@ async fn bad_bodies_get_specific_problems() {
     );
 
     let form = client
-        .post(&url)
+        .request_to(Method::POST, "/api/password")
         .header("content-type", "application/x-www-form-urlencoded")
         .body("current=a&new=b")
         .send()
@@ -93,7 +93,7 @@ async fn a_request_from_another_origin_is_refused() {
         (403, Some("/problems/cross-origin"))
     );
     let same_origin = client
-        .delete(format!("{}/api/session", app.address))
+        .request_to(reqwest::Method::DELETE, "/api/session")
         .header("origin", app.address.as_str())
         .send()
         .await

@@ -3,6 +3,7 @@
 //! delivered again.
 
 use latchkey_core::encryption::is_already_encrypted;
+use latchkey_tests::client::Client;
 use latchkey_tests::demo::ALICE;
 use latchkey_tests::keys::GpgHome;
 use latchkey_tests::{AppOptions, TestApp, eventually, spawn_app};
@@ -74,7 +75,7 @@ fn encrypted_count(root: &std::path::Path, originals: &BTreeMap<String, Vec<u8>>
         .count()
 }
 
-async fn job_state(app: &TestApp, client: &reqwest::Client, job: &str) -> Value {
+async fn job_state(app: &TestApp, client: &Client, job: &str) -> Value {
     app.get(client, &format!("/api/jobs/{job}"))
         .await
         .json()

@@ -1,13 +1,10 @@
+use latchkey_tests::client::Client;
 use latchkey_tests::demo::ALICE;
 use latchkey_tests::dovecot::Dovecot;
 use latchkey_tests::{AppOptions, TestApp, spawn_app};
 use serde_json::{Value, json};
 
-async fn accepted_job(
-    app: &TestApp,
-    client: &reqwest::Client,
-    response: reqwest::Response,
-) -> Value {
+async fn accepted_job(app: &TestApp, client: &Client, response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 202);
     let body: Value = response.json().await.unwrap();
     let job = body["job"]["id"].as_str().unwrap();
@@ -17,7 +14,7 @@ async fn accepted_job(
 
 async fn app_password(
     app: &TestApp,
-    client: &reqwest::Client,
+    client: &Client,
     name: &str,
     scopes: &[&str],
 ) -> (String, String) {
@@ -65,11 +62,9 @@ async fn dovecot_imap_holds_app_passwords_to_their_scopes() {
         "2FA off: the primary password works"
     );
 
-    let revoked = client
-        .delete(format!("{}/api/app-passwords/{mail_id}", app.address))
-        .send()
-        .await
-        .unwrap();
+    let revoked = app
+        .delete(&client, &format!("/api/app-passwords/{mail_id}"), None)
+        .await;
     accepted_job(&app, &client, revoked).await;
     assert!(
         !dovecot.imap_login("alice", &mail).await,

@@ -216,11 +216,7 @@ async fn unusable_keys_are_refused_by_the_api_with_their_reason() {
         "the keys are larger than 262144 bytes together"
     );
     assert!(app.job_entries().await.is_empty(), "nothing was queued");
-    let off = client
-        .delete(format!("{}/api/encryption", app.address))
-        .send()
-        .await
-        .unwrap();
+    let off = app.delete(&client, "/api/encryption", None).await;
     assert_eq!(off.status(), 409);
 }
 

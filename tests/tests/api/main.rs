@@ -11,6 +11,7 @@ mod dovecot;
 mod encryption_formats;
 mod mailbox_encryption;
 mod password;
+mod portal_pages;
 mod resilience;
 mod sessions;
 mod two_factor;

@@ -156,11 +156,7 @@ async fn filter_injection_in_the_username_matches_nobody() {
 async fn signing_out_ends_the_session() {
     let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
-    let response = client
-        .delete(format!("{}/api/session", app.address))
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete(&client, "/api/session", None).await;
     assert_eq!(response.status(), 204);
     assert_eq!(app.get(&client, "/api/account").await.status(), 401);
 }

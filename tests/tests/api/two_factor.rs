@@ -1,4 +1,5 @@
 use latchkey_core::clock::Clock;
+use latchkey_tests::client::Client;
 use latchkey_tests::demo::{self, ALICE, BOB};
 use latchkey_tests::{AppOptions, TestApp, ldap, oathtool, spawn_app};
 use serde_json::{Value, json};
@@ -8,7 +9,7 @@ use time::Duration;
 const STEP: Duration = Duration::seconds(30);
 
 /// Alice's client with 2FA turned on; returns the secret and recovery codes.
-async fn enrolled(app: &TestApp) -> (reqwest::Client, String, Vec<String>) {
+async fn enrolled(app: &TestApp) -> (Client, String, Vec<String>) {
     let client = app.signed_in(ALICE).await;
     let (secret, codes) = app.enable_totp(&client).await;
     (client, secret, codes)
@@ -33,7 +34,7 @@ async fn challenge(app: &TestApp) -> String {
     body["challenge"].as_str().unwrap().to_owned()
 }
 
-async fn second_step(app: &TestApp, factor: Value) -> (reqwest::Client, reqwest::Response) {
+async fn second_step(app: &TestApp, factor: Value) -> (Client, reqwest::Response) {
     let mut body = factor;
     body["challenge"] = json!(challenge(app).await);
     let client = app.client();
@@ -191,12 +192,7 @@ async fn mail_clients_lose_the_primary_password_while_two_factor_is_on() {
 
     app.clock.advance(STEP);
     let disable = json!({"password": new, "code": oathtool(&secret, app.clock.now())});
-    let response = client
-        .delete(format!("{}/api/totp", app.address))
-        .json(&disable)
-        .send()
-        .await
-        .unwrap();
+    let response = app.delete(&client, "/api/totp", Some(disable)).await;
     assert_eq!(response.status(), 202);
     let job: Value = response.json().await.unwrap();
     let job = job["job"]["id"].as_str().unwrap();
@@ -347,12 +343,13 @@ async fn bad_enrolment_input_gets_specific_errors_and_changes_nothing() {
     );
 
     // Turning off what is off.
-    let response = bob
-        .delete(format!("{}/api/totp", app.address))
-        .json(&json!({"password": BOB.1, "code": "123456"}))
-        .send()
-        .await
-        .unwrap();
+    let response = app
+        .delete(
+            &bob,
+            "/api/totp",
+            Some(json!({"password": BOB.1, "code": "123456"})),
+        )
+        .await;
     assert_eq!(
         problem_type(response).await,
         (409, "/problems/two-factor-off".into())
