@@ -226,7 +226,9 @@
       const panel = document.getElementById("recovery-codes");
       panel.hidden = false;
       panel.focus();
-      await then.job(form, data);
+      form.reset();
+      const status = panel.querySelector("[data-status]");
+      await follow(data.job.id, (job) => showJobIn(status, job));
     },
     async "app-password"(form, data) {
       document.getElementById("app-secret").textContent = data.secret;

@@ -1,0 +1,71 @@
+//! Encryption at rest: a key pasted, a refusal explained, the mailbox
+//! encrypted under a progress bar that reaches 100%.
+
+use crate::{portal, sign_in};
+use latchkey_tests::AppOptions;
+use latchkey_tests::demo::ALICE;
+use latchkey_tests::keys::GpgHome;
+use latchkey_workers::mailbox::maildir::deliver;
+
+/// Plain messages delivered to the test mailbox besides the demo mail.
+const EXTRA_MESSAGES: usize = 150;
+
+#[tokio::test]
+async fn a_person_uploads_a_key_and_watches_the_mailbox_encrypted_to_the_end() {
+    // Keys first: the gateway's clock stands at its start.
+    let gpg = GpgHome::new();
+    let key = gpg.export(&gpg.generate(
+        "Alice <alice@example.org>",
+        "ed25519",
+        Some("cv25519"),
+        "never",
+    ));
+    let (app, browser) = portal(AppOptions::default()).await;
+    let maildir = app.maildir("alice");
+    latchkey_workers::mailbox::demo::write(&maildir).unwrap();
+    for n in 0..EXTRA_MESSAGES {
+        let message = format!(
+            "From: Bob <bob@example.org>\r\nTo: alice@example.org\r\nSubject: Note {n}\r\n\r\n{}\r\n",
+            "Some text of a note.\r\n".repeat(40)
+        );
+        deliver(
+            &maildir,
+            &format!("1700000000.M{n}P1.test"),
+            Some("S"),
+            message.as_bytes(),
+        )
+        .unwrap();
+    }
+    sign_in(&browser, ALICE).await;
+    browser.visit("/encryption").await;
+    browser.screenshot("encryption-off").await;
+
+    // A key that cannot be used is refused, with the reason, next to the field.
+    browser.fill("#keys", "this is not a key").await;
+    browser.click("#encryption button[type=submit]").await;
+    let refusal = browser.wait_for_some_text("#keys-error").await;
+    assert!(
+        !refusal.is_empty(),
+        "a garbage key is refused with a reason"
+    );
+    browser.screenshot("encryption-refused-key").await;
+
+    browser.fill("#keys", &key).await;
+    browser.click("#encryption button[type=submit]").await;
+    // The page follows the pass and the bar ends full.
+    let text = browser.wait_for_text("[data-progress-text]", "Done").await;
+    let progress = browser
+        .run("const p = document.getElementById('mailbox-progress'); return [p.value, p.max];")
+        .await;
+    let (value, max) = (progress[0].as_f64().unwrap(), progress[1].as_f64().unwrap());
+    assert!(
+        max > EXTRA_MESSAGES as f64,
+        "the bar counts every message: {progress}"
+    );
+    assert_eq!(value, max, "the bar reaches 100%");
+    assert!(text.contains(&format!("{max} of {max} messages")), "{text}");
+    browser.run("window.scrollTo(0, 0)").await;
+    browser.screenshot("encryption-done").await;
+    let status = browser.text("#now-heading + p").await;
+    assert!(status.contains("OpenPGP"), "{status}");
+}
