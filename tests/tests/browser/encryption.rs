@@ -4,7 +4,7 @@
 use crate::{portal, sign_in};
 use latchkey_tests::AppOptions;
 use latchkey_tests::demo::ALICE;
-use latchkey_tests::keys::GpgHome;
+use latchkey_tests::keys::{GpgHome, SmimeIdentity};
 use latchkey_workers::mailbox::maildir::deliver;
 
 /// Plain messages delivered to the test mailbox besides the demo mail.
@@ -68,4 +68,50 @@ async fn a_person_uploads_a_key_and_watches_the_mailbox_encrypted_to_the_end() {
     browser.screenshot("encryption-done").await;
     let status = browser.text("#now-heading + p").await;
     assert!(status.contains("OpenPGP"), "{status}");
+}
+
+#[tokio::test]
+async fn a_person_uploads_a_der_certificate_file_for_smime() {
+    let identity = SmimeIdentity::new("ec:P-256", "keyAgreement");
+    let der = tempfile::NamedTempFile::with_suffix(".der").unwrap();
+    let converted = std::process::Command::new("openssl")
+        .args([
+            "x509",
+            "-outform",
+            "DER",
+            "-in",
+            &identity.certificate_path(),
+            "-out",
+        ])
+        .arg(der.path())
+        .status()
+        .unwrap();
+    assert!(converted.success());
+    let (app, browser) = portal(AppOptions::default()).await;
+    latchkey_workers::mailbox::demo::write(&app.maildir("alice")).unwrap();
+    sign_in(&browser, ALICE).await;
+    browser.visit("/encryption").await;
+
+    browser.click("input[value=smime]").await;
+    // Only S/MIME ciphers are offered once S/MIME is chosen.
+    let offered = browser
+        .run("return [...document.querySelectorAll('#algorithm option:not([hidden])')].map((o) => o.value)")
+        .await;
+    assert_eq!(
+        offered,
+        serde_json::json!(["aes-256-gcm", "aes-128-gcm", "aes-256-cbc", "aes-128-cbc"])
+    );
+    browser
+        .find("#key-files")
+        .await
+        .send_keys(&der.path().display().to_string())
+        .await
+        .unwrap();
+    browser.click("#encryption button[type=submit]").await;
+    browser.wait_for_text("[data-progress-text]", "Done").await;
+    let status = browser.text("#now-heading + p").await;
+    assert!(
+        status.contains("S/MIME with AES-256-GCM, 1 key"),
+        "{status}"
+    );
 }
