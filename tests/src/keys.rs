@@ -103,6 +103,18 @@ impl GpgHome {
         fingerprint
     }
 
+    /// A key for alice@example.org (ed25519 with a cv25519 encryption
+    /// subkey, no expiry), armored.
+    pub fn alice_key(&self) -> String {
+        let fingerprint = self.generate(
+            "Alice <alice@example.org>",
+            "ed25519",
+            Some("cv25519"),
+            "never",
+        );
+        self.export(&fingerprint)
+    }
+
     /// The armored public key.
     pub fn export(&self, fingerprint: &str) -> String {
         String::from_utf8(run(

@@ -86,12 +86,7 @@ async fn job_state(app: &TestApp, client: &Client, job: &str) -> Value {
 #[tokio::test]
 async fn a_worker_killed_mid_pass_loses_nothing_and_the_pass_finishes() {
     let gpg = GpgHome::new();
-    let key = gpg.export(&gpg.generate(
-        "Alice <alice@example.org>",
-        "ed25519",
-        Some("cv25519"),
-        "never",
-    ));
+    let key = gpg.alice_key();
     let app = spawn_app(AppOptions {
         workers: 0,
         retry_delays_ms: vec![200; 3],

@@ -1,6 +1,6 @@
 //! Sign-in, password change and two-factor enrolment, by keyboard and mouse.
 
-use crate::{portal, sign_in};
+use crate::{portal, sign_in, sign_out_and_try, submit_sign_in};
 use latchkey_core::clock::Clock;
 use latchkey_tests::demo::ALICE;
 use latchkey_tests::{AppOptions, oathtool};
@@ -72,16 +72,11 @@ async fn a_person_changes_the_password_and_signs_in_with_the_new_one() {
         .await;
     browser.screenshot("password-changed").await;
 
-    browser.click(".sign-out button").await;
-    browser.wait_for_path("/sign-in").await;
-    browser.fill("#username", ALICE.0).await;
-    browser.fill("#password", ALICE.1).await;
-    browser.click("#sign-in button[type=submit]").await;
+    sign_out_and_try(&browser, ALICE).await;
     browser
         .wait_for_text("#sign-in [data-form-error]", "incorrect")
         .await;
-    browser.fill("#password", NEW_PASSWORD).await;
-    browser.click("#sign-in button[type=submit]").await;
+    submit_sign_in(&browser, (ALICE.0, NEW_PASSWORD)).await;
     browser.wait_for_path("/account").await;
     let changes = browser.text("table").await;
     assert!(changes.contains("Change password"), "{changes}");
@@ -133,11 +128,7 @@ async fn a_person_turns_on_two_factor_with_the_code_shown_and_signs_in_with_it()
     assert_eq!(codes.len(), 10, "ten recovery codes are shown once");
     browser.screenshot("two-factor-recovery-codes").await;
 
-    browser.click(".sign-out button").await;
-    browser.wait_for_path("/sign-in").await;
-    browser.fill("#username", ALICE.0).await;
-    browser.fill("#password", ALICE.1).await;
-    browser.click("#sign-in button[type=submit]").await;
+    sign_out_and_try(&browser, ALICE).await;
     browser.find("#second-step:not([hidden])").await;
     browser.screenshot("sign-in-second-step").await;
     // The code used to confirm is spent; the next one works.

@@ -14,12 +14,7 @@ const EXTRA_MESSAGES: usize = 150;
 async fn a_person_uploads_a_key_and_watches_the_mailbox_encrypted_to_the_end() {
     // Keys first: the gateway's clock stands at its start.
     let gpg = GpgHome::new();
-    let key = gpg.export(&gpg.generate(
-        "Alice <alice@example.org>",
-        "ed25519",
-        Some("cv25519"),
-        "never",
-    ));
+    let key = gpg.alice_key();
     let (app, browser) = portal(AppOptions::default()).await;
     let maildir = app.maildir("alice");
     latchkey_workers::mailbox::demo::write(&maildir).unwrap();

@@ -22,11 +22,24 @@ async fn portal(options: AppOptions) -> (TestApp, Browser) {
     (app, browser)
 }
 
-/// Signs in through the form and waits for the overview.
-async fn sign_in(browser: &Browser, (uid, password): (&str, &str)) {
-    browser.visit("/sign-in").await;
+/// Fills in the sign-in form of the page at hand and sends it.
+async fn submit_sign_in(browser: &Browser, (uid, password): (&str, &str)) {
     browser.fill("#username", uid).await;
     browser.fill("#password", password).await;
     browser.click("#sign-in button[type=submit]").await;
+}
+
+/// Signs in through the form and waits for the overview.
+async fn sign_in(browser: &Browser, credentials: (&str, &str)) {
+    browser.visit("/sign-in").await;
+    submit_sign_in(browser, credentials).await;
     browser.wait_for_path("/account").await;
+}
+
+/// Signs out with the header's button and tries `credentials` on the
+/// sign-in page it leads to.
+async fn sign_out_and_try(browser: &Browser, credentials: (&str, &str)) {
+    browser.click(".sign-out button").await;
+    browser.wait_for_path("/sign-in").await;
+    submit_sign_in(browser, credentials).await;
 }
