@@ -262,7 +262,8 @@
     if (status) status.textContent = "";
     if (!ok) {
       if (code === 401 && form.id !== "sign-in" && form.id !== "second-step") {
-        window.location.assign("/sign-in");
+        const expired = data.type === "/problems/session-expired";
+        window.location.assign(expired ? "/sign-in?expired" : "/sign-in");
         return;
       }
       if (data.field === "password") form.querySelector("[data-reauth]")?.removeAttribute("hidden");

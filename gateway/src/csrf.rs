@@ -7,8 +7,10 @@
 //!    a custom header cannot be sent cross-site without a CORS preflight,
 //!    which the gateway never grants.
 //!
-//! Sign-in carries no session yet; it is covered by the first layer, by
-//! `SameSite=Strict` cookies and by the `application/json` requirement.
+//! Signing in starts a new session whatever cookie the browser still holds
+//! (an expired one, say), so it needs no token; it is covered by the first
+//! layer, by `SameSite=Strict` cookies and by the `application/json`
+//! requirement.
 
 use crate::problem::ApiError;
 use crate::session::CSRF_HEADER;
@@ -46,7 +48,9 @@ pub async fn refuse_forged_requests<D, P>(
         return ApiError::CrossOrigin.into_response();
     }
     let (parts, body) = request.into_parts();
-    if let Some(session_id) = state.session_id_of(&parts) {
+    let signing_in = parts.method == Method::POST
+        && matches!(parts.uri.path(), "/api/session" | "/api/session/totp");
+    if let Some(session_id) = state.session_id_of(&parts).filter(|_| !signing_in) {
         let token = parts
             .headers
             .get(CSRF_HEADER)

@@ -39,6 +39,9 @@ pub enum ApiError {
     /// No valid session cookie.
     #[error("sign in first")]
     NotSignedIn,
+    /// The session ended after the idle time without a request.
+    #[error("you were signed out after {0} minutes without activity; sign in again")]
+    SessionExpired(u64),
     /// The password given to confirm a change is wrong.
     #[error("the password is incorrect")]
     WrongPassword {
@@ -191,7 +194,9 @@ impl ApiError {
             ApiError::PasswordRequired => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::InvalidCredentials | ApiError::NotSignedIn => StatusCode::UNAUTHORIZED,
+            ApiError::InvalidCredentials | ApiError::NotSignedIn | ApiError::SessionExpired(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::WrongPassword { .. } | ApiError::CrossOrigin | ApiError::CsrfToken => {
                 StatusCode::FORBIDDEN
             }
@@ -214,6 +219,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload-too-large",
             ApiError::InvalidCredentials => "invalid-credentials",
             ApiError::NotSignedIn => "not-signed-in",
+            ApiError::SessionExpired(_) => "session-expired",
             ApiError::WrongPassword { .. } => "wrong-password",
             ApiError::CrossOrigin => "cross-origin",
             ApiError::CsrfToken => "csrf-token",

@@ -149,7 +149,7 @@ where
         if now - entry.seen > to_time(state.session_idle) {
             state.directory.delete_session(&entry.id).await?;
             tracing::info!(target: "audit", event = "session_idle_expired", owner = %entry.owner);
-            return Err(ApiError::NotSignedIn);
+            return Err(ApiError::SessionExpired(state.session_idle.as_secs() / 60));
         }
         if now - entry.seen >= SEEN_RESOLUTION {
             state.directory.touch_session(&entry.id, now).await?;

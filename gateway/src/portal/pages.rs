@@ -8,7 +8,7 @@ use crate::session::CurrentSession;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use latchkey_core::directory::Directory;
 use latchkey_core::job::JobKind;
@@ -46,6 +46,8 @@ impl Layout {
 pub enum Detour {
     /// The visitor must sign in first.
     SignIn,
+    /// The session ended for lack of use; the sign-in page says so.
+    Expired,
     /// Something failed; the page says what.
     Failed(Box<ApiError>),
     /// A template failed to render (a bug; logged).
@@ -56,6 +58,7 @@ impl From<ApiError> for Detour {
     fn from(error: ApiError) -> Self {
         match error {
             ApiError::NotSignedIn => Detour::SignIn,
+            ApiError::SessionExpired(_) => Detour::Expired,
             other => Detour::Failed(Box::new(other)),
         }
     }
@@ -65,6 +68,7 @@ impl IntoResponse for Detour {
     fn into_response(self) -> Response {
         match self {
             Detour::SignIn => Redirect::to("/sign-in").into_response(),
+            Detour::Expired => Redirect::to("/sign-in?expired").into_response(),
             Detour::Failed(error) => error_page(&error),
             Detour::Render => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         }
@@ -89,18 +93,35 @@ struct ErrorPage {
 }
 
 fn error_page(error: &ApiError) -> Response {
+    let (title, message) = match error {
+        ApiError::NotFound => ("Page not found", "There is no page at this address.".into()),
+        other => ("Something went wrong", other.to_string()),
+    };
     let page = ErrorPage {
         layout: Layout {
-            title: "Something went wrong",
+            title,
             active: "",
             user: None,
             csrf_token: String::new(),
         },
-        message: error.to_string(),
+        message,
     };
     match render(&page) {
         Ok(html) => (error.status(), html).into_response(),
         Err(detour) => detour.into_response(),
+    }
+}
+
+/// Any other path: an HTML page for browsers, a problem for API clients.
+pub async fn not_found(headers: HeaderMap) -> Response {
+    let wants_html = headers
+        .get(header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_html {
+        error_page(&ApiError::NotFound)
+    } else {
+        ApiError::NotFound.into_response()
     }
 }
 
@@ -116,14 +137,16 @@ pub async fn home(session: Result<CurrentSession, ApiError>) -> Response {
 #[template(path = "sign_in.html")]
 struct SignInPage {
     layout: Layout,
+    expired: bool,
 }
 
-/// `GET /sign-in`.
-pub async fn sign_in(session: Result<CurrentSession, ApiError>) -> Response {
+/// `GET /sign-in`; `?expired` adds why the visitor is here again.
+pub async fn sign_in(session: Result<CurrentSession, ApiError>, uri: Uri) -> Response {
     if session.is_ok() {
         return Redirect::to("/account").into_response();
     }
     let page = SignInPage {
+        expired: uri.query() == Some("expired"),
         layout: Layout {
             title: "Sign in",
             active: "sign-in",

@@ -43,6 +43,32 @@ async fn pages_send_visitors_without_a_session_to_sign_in() {
 }
 
 #[tokio::test]
+async fn an_unknown_path_is_a_page_for_browsers_and_a_problem_for_programs() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let client = reqwest::Client::new();
+    let url = format!("{}/no-such-page", app.address);
+    let page = client
+        .get(&url)
+        .header("accept", "text/html,application/xhtml+xml")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 404);
+    assert!(
+        page.text()
+            .await
+            .unwrap()
+            .contains("<h1>Page not found</h1>")
+    );
+    let problem = client.get(&url).send().await.unwrap();
+    assert_eq!(problem.status(), 404);
+    assert_eq!(
+        problem.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test]
 async fn every_page_forbids_inline_script_framing_and_caching() {
     let app = spawn_app(AppOptions::without_workers()).await;
     let client = app.signed_in(ALICE).await;
@@ -114,7 +140,11 @@ async fn a_session_unused_for_the_idle_time_ends() {
         assert_eq!(app.get(&client, "/api/account").await.status(), 200);
     }
     app.clock.advance(time::Duration::minutes(31));
-    assert_eq!(app.get(&client, "/api/account").await.status(), 401);
+    let ended = app.get(&client, "/api/account").await;
+    assert_eq!(ended.status(), 401);
+    let problem: Value = ended.json().await.unwrap();
+    assert_eq!(problem["type"], "/problems/session-expired");
+    assert!(problem["detail"].as_str().unwrap().contains("30 minutes"));
     // It is gone from the directory, not only refused.
     app.clock.advance(time::Duration::minutes(-31));
     assert_eq!(app.get(&client, "/api/account").await.status(), 401);

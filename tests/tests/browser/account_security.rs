@@ -141,3 +141,19 @@ async fn a_person_turns_on_two_factor_with_the_code_shown_and_signs_in_with_it()
     let card = browser.text("#card-2fa + p").await;
     assert!(card.contains("On"), "{card}");
 }
+
+#[tokio::test]
+async fn a_session_left_idle_ends_and_the_sign_in_page_says_why() {
+    let (app, browser) = portal(AppOptions::without_workers()).await;
+    sign_in(&browser, ALICE).await;
+    app.clock.advance(time::Duration::minutes(31));
+    browser.visit("/password").await;
+    browser.wait_for_path("/sign-in").await;
+    let notice = browser.text("main .alert").await;
+    assert!(
+        notice.contains("signed out after a while without activity"),
+        "{notice}"
+    );
+    submit_sign_in(&browser, ALICE).await;
+    browser.wait_for_path("/account").await;
+}

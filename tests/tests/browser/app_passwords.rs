@@ -46,6 +46,18 @@ async fn a_person_creates_an_app_password_copies_it_once_and_revokes_it() {
     assert!(ldap::bind_succeeds(&url, &imap, &secret).await);
     assert!(!ldap::bind_succeeds(&url, &format!("cn=sieve,{}", demo::dn("alice")), &secret).await);
 
+    // Copy puts it on the clipboard, or selects it where the clipboard is closed.
+    browser.click("#new-secret button[data-copy]").await;
+    let copied = browser
+        .wait_for_some_text("#new-secret [data-copied]")
+        .await;
+    let selected = browser
+        .run("return String(window.getSelection()).trim()")
+        .await;
+    assert!(
+        copied == "Copied." || selected == secret.as_str(),
+        "{copied} / {selected}"
+    );
     browser.click("#new-secret a").await;
     browser.wait_for_text("table", "Phone").await;
     let page = browser.text("main").await;
