@@ -127,7 +127,7 @@ pub fn router(state: Arc<Gateway>) -> Router {
         .route("/healthz", get(routes::health::alive))
         .route("/readyz", get(routes::health::ready))
         .route("/metrics", get(routes::health::metrics))
-        .fallback(portal::pages::not_found)
+        .fallback(portal::frame::not_found)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,

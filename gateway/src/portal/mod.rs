@@ -2,6 +2,7 @@
 //! The pages hold no inline script or style, so the Content-Security-Policy
 //! can forbid both.
 
+pub mod frame;
 pub mod pages;
 pub mod views;
 

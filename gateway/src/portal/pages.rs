@@ -2,129 +2,18 @@
 //! Every change goes through the JSON API (see `assets/portal.js`), so the
 //! API's checks, rate limits and re-authentication apply to the portal too.
 
+use super::frame::{Detour, Layout, Page, render};
 use super::views::{JobRow, when};
 use crate::problem::ApiError;
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::Uri;
+use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::directory::Directory;
 use latchkey_core::job::JobKind;
 use std::sync::Arc;
-
-/// What every page's frame needs.
-pub struct Layout {
-    /// The page's title.
-    pub title: &'static str,
-    /// The navigation entry to mark as current.
-    pub active: &'static str,
-    /// The signed-in user's name, if any.
-    pub user: Option<String>,
-    /// The session's CSRF token, for the script; empty when signed out.
-    pub csrf_token: String,
-}
-
-impl Layout {
-    fn signed_in<D, P>(
-        state: &AppState<D, P>,
-        session: &CurrentSession,
-        title: &'static str,
-        active: &'static str,
-    ) -> Self {
-        Self {
-            title,
-            active,
-            user: Some(session.account.name.clone()),
-            csrf_token: state.csrf_token(&session.entry.id),
-        }
-    }
-}
-
-/// Why a page is not shown.
-pub enum Detour {
-    /// The visitor must sign in first.
-    SignIn,
-    /// The session ended for lack of use; the sign-in page says so.
-    Expired,
-    /// Something failed; the page says what.
-    Failed(Box<ApiError>),
-    /// A template failed to render (a bug; logged).
-    Render,
-}
-
-impl From<ApiError> for Detour {
-    fn from(error: ApiError) -> Self {
-        match error {
-            ApiError::NotSignedIn => Detour::SignIn,
-            ApiError::SessionExpired(_) => Detour::Expired,
-            other => Detour::Failed(Box::new(other)),
-        }
-    }
-}
-
-impl IntoResponse for Detour {
-    fn into_response(self) -> Response {
-        match self {
-            Detour::SignIn => Redirect::to("/sign-in").into_response(),
-            Detour::Expired => Redirect::to("/sign-in?expired").into_response(),
-            Detour::Failed(error) => error_page(&error),
-            Detour::Render => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-        }
-    }
-}
-
-/// A page answer: the page, or a redirect or error page instead.
-type Page = Result<Html<String>, Detour>;
-
-fn render(template: &impl Template) -> Page {
-    template.render().map(Html).map_err(|error| {
-        tracing::error!(%error, "a page failed to render");
-        Detour::Render
-    })
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage {
-    layout: Layout,
-    message: String,
-}
-
-fn error_page(error: &ApiError) -> Response {
-    let (title, message) = match error {
-        ApiError::NotFound => ("Page not found", "There is no page at this address.".into()),
-        other => ("Something went wrong", other.to_string()),
-    };
-    let page = ErrorPage {
-        layout: Layout {
-            title,
-            active: "",
-            user: None,
-            csrf_token: String::new(),
-        },
-        message,
-    };
-    match render(&page) {
-        Ok(html) => (error.status(), html).into_response(),
-        Err(detour) => detour.into_response(),
-    }
-}
-
-/// Any other path: an HTML page for browsers, a problem for API clients.
-pub async fn not_found(headers: HeaderMap) -> Response {
-    let wants_html = headers
-        .get(header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .is_some_and(|accept| accept.contains("text/html"));
-    if wants_html {
-        error_page(&ApiError::NotFound)
-    } else {
-        ApiError::NotFound.into_response()
-    }
-}
-
 /// `GET /`: the overview when signed in, else the sign-in page.
 pub async fn home(session: Result<CurrentSession, ApiError>) -> Response {
     match session {
@@ -147,12 +36,7 @@ pub async fn sign_in(session: Result<CurrentSession, ApiError>, uri: Uri) -> Res
     }
     let page = SignInPage {
         expired: uri.query() == Some("expired"),
-        layout: Layout {
-            title: "Sign in",
-            active: "sign-in",
-            user: None,
-            csrf_token: String::new(),
-        },
+        layout: Layout::signed_out("Sign in", "sign-in"),
     };
     render(&page).into_response()
 }
