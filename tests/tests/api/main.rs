@@ -13,4 +13,5 @@ mod mailbox_encryption;
 mod password;
 mod resilience;
 mod sessions;
+mod smime_streaming;
 mod two_factor;
