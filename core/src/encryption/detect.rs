@@ -92,8 +92,11 @@ fn line_is_encrypted(text: &[u8]) -> bool {
     if text == b"-----BEGIN PGP MESSAGE-----" {
         return true;
     }
-    // Both markers contain a 7: a cheap test that lets body lines pass.
-    if !text.contains(&b'7')
+    // Both markers contain "p7" or "s7": a cheap test that lets body lines pass.
+    let may_match = text
+        .windows(2)
+        .any(|pair| pair[1] == b'7' && matches!(pair[0] | 0x20, b'p' | b's'));
+    if !may_match
         || !(contains_ignore_case(text, b".p7m") || contains_ignore_case(text, b"pkcs7-mime"))
     {
         return false;
