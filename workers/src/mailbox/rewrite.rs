@@ -7,6 +7,14 @@
 //! name; the next pass finds it encrypted and corrects the name. Killed
 //! before the first rename, it leaves a marked file in `tmp/`, which the
 //! next pass removes ([`super::maildir::Maildir::remove_leftovers`]).
+//!
+//! Dovecot 2.3 keys its `dovecot-uidlist` by the name up to `:`, `S=`
+//! included: after the second rename it expunges the old UID and lists the
+//! message under a new one, with its flags (checked by hand with
+//! `doveadm fetch`). The count stays; the UID changes, as IMAP asks of a
+//! message whose content changed. Between the two renames the content is
+//! new but `S=` old: a Dovecot read in that instant fails with "Cached
+//! message size smaller than expected" until the second rename.
 
 use super::maildir::{MessageFile, TMP_MARK};
 use std::fs::{self, File};
