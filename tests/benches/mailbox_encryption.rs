@@ -2,8 +2,8 @@
 //! the way the mailbox worker does, and in the same run: a loop that runs the
 //! gpg CLI once per message (what gpgit and zeyple do), a loop that runs
 //! `openssl cms` once per message, and raw in-process encryption of the same
-//! bytes without disk (the ceiling). Reports messages/s, MB/s and the
-//! process's peak RSS during Latchkey's passes.
+//! bytes without disk (the ceiling, best of three runs). Reports
+//! messages/s, MB/s and the process's peak RSS during Latchkey's passes.
 //!
 //! `cargo bench -p latchkey-tests --bench mailbox_encryption [-- MESSAGES]`
 //!
@@ -116,7 +116,12 @@ fn latchkey_pass(
     Measured { elapsed }
 }
 
-/// The same encryption of the same bytes from memory to nowhere, on as many threads.
+/// How often the ceiling is measured; the fastest run counts, so that a
+/// busy machine lowers Latchkey's ratio rather than raising it.
+const CEILING_RUNS: usize = 3;
+
+/// The same encryption of the same bytes from memory to nowhere, on as
+/// many threads: the fastest of [`CEILING_RUNS`].
 fn raw_ceiling(
     root: &Path,
     algorithm: Algorithm,
@@ -127,6 +132,19 @@ fn raw_ceiling(
         .iter()
         .map(|path| std::fs::read(path).unwrap())
         .collect();
+    let elapsed = (0..CEILING_RUNS)
+        .map(|_| encrypt_in_memory(&contents, algorithm, recipients, threads))
+        .min()
+        .unwrap();
+    Measured { elapsed }
+}
+
+fn encrypt_in_memory(
+    contents: &[Vec<u8>],
+    algorithm: Algorithm,
+    recipients: &Recipients,
+    threads: usize,
+) -> Duration {
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -146,9 +164,7 @@ fn raw_ceiling(
             });
         }
     });
-    Measured {
-        elapsed: started.elapsed(),
-    }
+    started.elapsed()
 }
 
 fn cli_loop(root: &Path, command: impl Fn(&Path, &Path) -> Command) -> Measured {

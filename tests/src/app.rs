@@ -65,6 +65,19 @@ impl WorkerProcess {
         self.stop();
     }
 
+    /// The most resident memory it has used so far (VmHWM), in bytes; it
+    /// must still be running.
+    pub fn peak_rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
+            .expect("the worker's /proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("a running process has VmHWM");
+        kib * 1024
+    }
+
     fn stop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();

@@ -218,18 +218,23 @@ impl SmimeIdentity {
             .into_owned()
     }
 
+    /// `openssl cms -decrypt` with this identity's key, reading an S/MIME
+    /// message (headers included) on stdin.
+    pub fn decrypt_command(&self) -> Command {
+        let mut command = Command::new("openssl");
+        command.args([
+            "cms",
+            "-decrypt",
+            "-recip",
+            &self.path("cert.pem"),
+            "-inkey",
+            &self.path("key.pem"),
+        ]);
+        command
+    }
+
     /// `openssl cms -decrypt` of an S/MIME message (headers included).
     pub fn decrypt(&self, message: &[u8]) -> Vec<u8> {
-        run(
-            Command::new("openssl").args([
-                "cms",
-                "-decrypt",
-                "-recip",
-                &self.path("cert.pem"),
-                "-inkey",
-                &self.path("key.pem"),
-            ]),
-            Some(message),
-        )
+        run(&mut self.decrypt_command(), Some(message))
     }
 }

@@ -5,9 +5,7 @@
 use base64::Engine;
 use latchkey_core::directory::Accounts;
 use latchkey_core::domain::Uid;
-use latchkey_core::encryption::{
-    Algorithm, Method, encrypt_message, is_already_encrypted, load_stored,
-};
+use latchkey_core::encryption::{Algorithm, Encrypted, Method, encrypt_message, load_stored};
 use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 
 /// What delivery-time encryption did with a message.
@@ -47,18 +45,27 @@ pub async fn encrypt_for_delivery<D: Accounts>(
         .map(|key| base64::engine::general_purpose::STANDARD.decode(key))
         .collect::<Result<Vec<_>, _>>()?;
     let recipients = load_stored(method, &keys)?;
-    if is_already_encrypted(&mut BufReader::new(&mut *message))? {
-        message.seek(SeekFrom::Start(0))?;
-        std::io::copy(message, output)?;
-        return Ok(Delivered::Unchanged("the message is encrypted already"));
-    }
-    message.seek(SeekFrom::Start(0))?;
-    encrypt_message(
+    // Whether the message was encrypted already is known only at its end:
+    // encrypt into a spool, then pass on the spool or the message as it came.
+    let mut spool = std::io::BufWriter::new(tempfile::tempfile()?);
+    let outcome = encrypt_message(
         algorithm,
         &recipients,
         settings.protect_subject,
-        &mut BufReader::new(message),
-        output,
+        &mut BufReader::new(&mut *message),
+        &mut spool,
     )?;
-    Ok(Delivered::Encrypted)
+    match outcome {
+        Encrypted::Now => {
+            let mut encrypted = spool.into_inner().map_err(|error| error.into_error())?;
+            encrypted.seek(SeekFrom::Start(0))?;
+            std::io::copy(&mut encrypted, output)?;
+            Ok(Delivered::Encrypted)
+        }
+        Encrypted::Already => {
+            message.seek(SeekFrom::Start(0))?;
+            std::io::copy(message, output)?;
+            Ok(Delivered::Unchanged("the message is encrypted already"))
+        }
+    }
 }

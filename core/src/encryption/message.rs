@@ -1,8 +1,9 @@
 //! Rewriting one RFC 5322 message: the headers other than `Content-*` stay
 //! outside, the `Content-*` headers and the body go inside the encryption.
 
+use super::detect::{BodyScanner, Scanning, headers_say_encrypted};
+use super::writers::{Base64Lines, NewlineWriter};
 use super::{Algorithm, Recipients, openpgp, smime};
-use base64::Engine;
 use std::io::{BufRead, Read, Write};
 use thiserror::Error;
 
@@ -28,19 +29,20 @@ pub enum EncryptError {
 pub enum Encrypted {
     /// It was encrypted.
     Now,
-    /// It was encrypted already, and was left as it was.
+    /// It was encrypted already. Nothing was written if its top-level
+    /// headers said so; otherwise what was written is to be thrown away.
     Already,
 }
 
 /// The header block of a message, as fields of raw text (folded lines kept).
-struct Headers {
+pub(super) struct Headers {
     fields: Vec<String>,
     newline: &'static str,
 }
 
 impl Headers {
     /// Reads headers up to and including the blank line.
-    fn read(input: &mut dyn BufRead) -> Result<Self, EncryptError> {
+    pub(super) fn read(input: &mut dyn BufRead) -> Result<Self, EncryptError> {
         let mut fields: Vec<String> = Vec::new();
         let mut newline = "\n";
         let mut total = 0;
@@ -81,7 +83,7 @@ impl Headers {
     }
 
     /// The unfolded value of the first field called `name`.
-    fn value(&self, name: &str) -> Option<String> {
+    pub(super) fn value(&self, name: &str) -> Option<String> {
         self.fields
             .iter()
             .find(|field| Self::name(field).eq_ignore_ascii_case(name))
@@ -90,59 +92,13 @@ impl Headers {
     }
 }
 
-/// Whether a message is encrypted already: multipart/encrypted or
-/// pkcs7-mime at the top, an inline PGP message, or a `.p7m` attachment.
-/// Reads the whole message once, a line at a time.
-pub fn is_already_encrypted(input: &mut dyn BufRead) -> Result<bool, EncryptError> {
-    let headers = Headers::read(input)?;
-    let content_type = headers
-        .value("Content-Type")
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    if content_type.starts_with("multipart/encrypted")
-        || content_type.starts_with("application/pkcs7-mime")
-        || content_type.starts_with("application/x-pkcs7-mime")
-    {
-        return Ok(true);
-    }
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            return Ok(false);
-        }
-        let text = line.trim_ascii_end();
-        if text == b"-----BEGIN PGP MESSAGE-----" {
-            return Ok(true);
-        }
-        // Only short lines can be MIME headers of an encrypted part; body
-        // lines are skipped without allocating.
-        if text.len() < 1024
-            && (contains_ignore_case(text, b".p7m") || contains_ignore_case(text, b"pkcs7-mime"))
-        {
-            let text = String::from_utf8_lossy(text).to_ascii_lowercase();
-            let p7m_attachment = (text.contains("name=") || text.contains("name*="))
-                && text.trim_end_matches(['"', ';']).ends_with(".p7m");
-            let p7m_part = text.starts_with("content-type:") && text.contains("pkcs7-mime");
-            if p7m_attachment || p7m_part {
-                return Ok(true);
-            }
-        }
-    }
-}
-
-fn contains_ignore_case(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|window| window.eq_ignore_ascii_case(needle))
-}
-
 /// Encrypts the inner part (`Content-*` headers and body) of the message in
 /// `input` to `recipients` and writes the whole new message to `output`.
 /// With `protect_subject`, the outer Subject becomes `...` and the real one
 /// travels inside as a protected header (`protected-headers="v1"`, as
-/// Thunderbird reads it). Call [`is_already_encrypted`] first: this
-/// function encrypts whatever it gets.
+/// Thunderbird reads it). A message that turns out to be encrypted already
+/// (see [`super::is_already_encrypted`]) gives [`Encrypted::Already`]; the
+/// body is checked as it is encrypted, so the message is read only once.
 pub fn encrypt_message(
     algorithm: Algorithm,
     recipients: &Recipients,
@@ -151,6 +107,9 @@ pub fn encrypt_message(
     output: &mut (dyn Write + Send + Sync),
 ) -> Result<Encrypted, EncryptError> {
     let headers = Headers::read(input)?;
+    if headers_say_encrypted(&headers) {
+        return Ok(Encrypted::Already);
+    }
     let nl = headers.newline;
     let mut inner_headers = String::new();
     let mut outer = String::new();
@@ -172,7 +131,12 @@ pub fn encrypt_message(
         outer.push_str(&format!("MIME-Version: 1.0{nl}"));
     }
     inner_headers.push_str(nl);
-    let mut inner = std::io::Cursor::new(inner_headers.into_bytes()).chain(input);
+    let mut scanner = BodyScanner::default();
+    let body = Scanning {
+        input,
+        scanner: &mut scanner,
+    };
+    let mut inner = std::io::Cursor::new(inner_headers.into_bytes()).chain(body);
     match recipients {
         Recipients::Openpgp(_) => {
             let boundary = format!("latchkey-{}", uuid::Uuid::new_v4().simple());
@@ -200,16 +164,16 @@ pub fn encrypt_message(
                 "{outer}Content-Type: application/pkcs7-mime; smime-type={smime_type}; name=\"smime.p7m\"{nl}\
                  Content-Transfer-Encoding: base64{nl}Content-Disposition: attachment; filename=\"smime.p7m\"{nl}{nl}"
             )?;
-            let mut der = Vec::new();
-            encrypt_body(algorithm, recipients, &mut inner, &mut der)?;
-            let encoded = base64::engine::general_purpose::STANDARD.encode(der);
-            for chunk in encoded.as_bytes().chunks(76) {
-                output.write_all(chunk)?;
-                output.write_all(nl.as_bytes())?;
-            }
+            let mut lines = Base64Lines::new(&mut *output, nl);
+            encrypt_body(algorithm, recipients, &mut inner, &mut lines)?;
+            lines.finish()?;
         }
     }
     output.flush()?;
+    drop(inner);
+    if scanner.finish() {
+        return Ok(Encrypted::Already);
+    }
     Ok(Encrypted::Now)
 }
 
@@ -247,34 +211,9 @@ pub(super) fn encrypt_body(
         Recipients::Openpgp(certs) => openpgp::encrypt(algorithm, certs, input, output),
         Recipients::Smime(certs) => smime::encrypt(algorithm, certs, input, output),
     };
-    result.map_err(|error| EncryptError::Crypto(error.to_string()))
-}
-
-/// Writes armor (which Sequoia ends with `\n`) with the message's line ending.
-struct NewlineWriter<'a> {
-    inner: &'a mut (dyn Write + Send + Sync),
-    newline: &'static str,
-}
-
-impl Write for NewlineWriter<'_> {
-    fn write(&mut self, buffer: &[u8]) -> std::io::Result<usize> {
-        if self.newline == "\n" {
-            return self.inner.write(buffer);
-        }
-        for piece in buffer.split_inclusive(|byte| *byte == b'\n') {
-            match piece.strip_suffix(b"\n") {
-                Some(line) => {
-                    self.inner
-                        .write_all(line.strip_suffix(b"\r").unwrap_or(line))?;
-                    self.inner.write_all(b"\r\n")?;
-                }
-                None => self.inner.write_all(piece)?,
-            }
-        }
-        Ok(buffer.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
+    // Keep I/O errors as such: the caller tells a vanished file from a crypto failure.
+    result.map_err(|error| match error.downcast::<std::io::Error>() {
+        Ok(io) => EncryptError::Io(io),
+        Err(other) => EncryptError::Crypto(other.to_string()),
+    })
 }

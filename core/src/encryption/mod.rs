@@ -2,13 +2,16 @@
 //! keys (validated before anything is stored), and the rewriting of one
 //! message into PGP/MIME (RFC 3156) or S/MIME (RFC 8551) for them.
 
+mod detect;
 mod keys;
 mod message;
 mod openpgp;
 mod smime;
+mod writers;
 
+pub use detect::is_already_encrypted;
 pub use keys::{KeyError, MAX_KEY_BYTES, Recipients, load_stored, parse_keys};
-pub use message::{EncryptError, Encrypted, encrypt_message, is_already_encrypted};
+pub use message::{EncryptError, Encrypted, encrypt_message};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,15 +1,28 @@
-//! Encrypting one stored message in place.
+//! Encrypting stored messages in place, as a pipeline: encryption threads
+//! read each message once and stage its encrypted copy in `tmp/` (a
+//! message found encrypted already on the way is dropped there), and
+//! commit threads make each copy durable and rename it over its original.
+//! `fdatasync` waits on the disk, not the CPU: with many in flight the
+//! filesystem commits its journal for many files at once, where one at a
+//! time each waited for a commit of its own (about 3 ms here).
 
 use super::maildir::{MessageFile, sync_directories};
-use latchkey_core::encryption::{
-    Algorithm, EncryptError, Recipients, encrypt_message, is_already_encrypted,
-};
+use super::rewrite::Staged;
+use latchkey_core::encryption::{Algorithm, EncryptError, Encrypted, Recipients, encrypt_message};
 use std::io;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::sync_channel;
+
+/// Threads that make staged copies durable and put them in place; they
+/// mostly wait on the disk.
+const COMMIT_THREADS: usize = 8;
+/// Staged copies waiting for a commit thread, at most (open files, space in `tmp/`).
+const STAGED_IN_FLIGHT: usize = 32;
 
 /// What became of one message.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Rewritten {
+enum Rewritten {
     /// Encrypted now.
     Encrypted,
     /// Encrypted already; left as it was (but for a stale `S=`).
@@ -18,32 +31,48 @@ pub enum Rewritten {
     Gone,
 }
 
-/// Encrypts one message in place unless it is encrypted already.
-pub fn encrypt_in_place(
+/// What the encryption step hands on.
+enum Staging {
+    /// An encrypted copy, to be committed.
+    Ready(Staged),
+    /// Nothing to commit.
+    Finished(Rewritten),
+}
+
+fn gone_if_not_found<T>(result: Result<T, EncryptError>, done: T) -> Result<T, EncryptError> {
+    match result {
+        Err(EncryptError::Io(error)) if error.kind() == io::ErrorKind::NotFound => Ok(done),
+        other => other,
+    }
+}
+
+/// Encrypts one message into `tmp/`, reading it once.
+fn stage_one(
     message: &MessageFile,
     algorithm: Algorithm,
     recipients: &Recipients,
     protect_subject: bool,
-) -> Result<Rewritten, EncryptError> {
-    let encrypted = match message.open() {
-        Ok(mut reader) => is_already_encrypted(&mut reader)?,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Rewritten::Gone),
-        Err(error) => return Err(error.into()),
-    };
-    if encrypted {
-        message.correct_stale_size()?;
-        return Ok(Rewritten::AlreadyEncrypted);
-    }
-    let replaced = message.replace(|input, output| {
-        encrypt_message(algorithm, recipients, protect_subject, input, output).map(drop)
+) -> Result<Staging, EncryptError> {
+    let staged = message.stage(|input, output| {
+        encrypt_message(algorithm, recipients, protect_subject, input, output)
     });
-    match replaced {
-        Ok(_) => Ok(Rewritten::Encrypted),
-        Err(EncryptError::Io(error)) if error.kind() == io::ErrorKind::NotFound => {
-            Ok(Rewritten::Gone)
+    let staging = staged.and_then(|(outcome, staged)| match outcome {
+        Encrypted::Now => Ok(Staging::Ready(staged)),
+        Encrypted::Already => {
+            drop(staged);
+            message.correct_stale_size()?;
+            Ok(Staging::Finished(Rewritten::AlreadyEncrypted))
         }
-        Err(error) => Err(error),
-    }
+    });
+    gone_if_not_found(staging, Staging::Finished(Rewritten::Gone))
+}
+
+fn commit_one(staged: Staged) -> Result<Rewritten, EncryptError> {
+    let committed = staged
+        .commit()
+        .map(|_| Rewritten::Encrypted)
+        .map_err(EncryptError::from);
+    gone_if_not_found(committed, Rewritten::Gone)
 }
 
 /// Counters a running batch updates, read by whoever reports progress.
@@ -57,9 +86,19 @@ pub struct BatchProgress {
     pub cancel: AtomicBool,
 }
 
-/// Encrypts `messages` on `threads` threads, each taking the next message
-/// until none is left, the batch is cancelled, or one fails (that error is
-/// returned; messages already rewritten stay rewritten, which is safe).
+impl BatchProgress {
+    fn count(&self, outcome: Rewritten) {
+        if outcome == Rewritten::Encrypted {
+            self.encrypted.fetch_add(1, Ordering::Relaxed);
+        }
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Encrypts `messages` with `threads` encryption threads, each taking the
+/// next message until none is left, the batch is cancelled, or one fails
+/// (that error is returned; messages already rewritten stay rewritten,
+/// which is safe, and copies staged by then are still put in place).
 pub fn encrypt_batch(
     messages: &[MessageFile],
     algorithm: Algorithm,
@@ -68,32 +107,53 @@ pub fn encrypt_batch(
     threads: usize,
     progress: &BatchProgress,
 ) -> Result<(), EncryptError> {
-    let next = AtomicUsize::new(0);
-    let failure = std::sync::Mutex::new(None);
+    let next = &AtomicUsize::new(0);
+    let failure = Mutex::new(None);
+    let fail = &|error: EncryptError| {
+        progress.cancel.store(true, Ordering::Relaxed);
+        failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get_or_insert(error);
+    };
+    let (sender, receiver) = sync_channel::<Staged>(STAGED_IN_FLIGHT);
+    let receiver = &Mutex::new(receiver);
     std::thread::scope(|scope| {
-        for _ in 0..threads.clamp(1, messages.len().max(1)) {
-            scope.spawn(|| {
-                while !progress.cancel.load(Ordering::Relaxed) {
-                    let Some(message) = messages.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                        break;
-                    };
-                    match encrypt_in_place(message, algorithm, recipients, protect_subject) {
-                        Ok(outcome) => {
-                            if outcome == Rewritten::Encrypted {
-                                progress.encrypted.fetch_add(1, Ordering::Relaxed);
-                            }
-                            progress.done.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(error) => {
-                            progress.cancel.store(true, Ordering::Relaxed);
-                            *failure
-                                .lock()
-                                .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(error);
-                        }
+        for _ in 0..COMMIT_THREADS.min(messages.len()) {
+            scope.spawn(move || {
+                loop {
+                    let staged = receiver
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .recv();
+                    let Ok(staged) = staged else { break };
+                    match commit_one(staged) {
+                        Ok(outcome) => progress.count(outcome),
+                        Err(error) => fail(error),
                     }
                 }
             });
         }
+        for _ in 0..threads.clamp(1, messages.len().max(1)) {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                while !progress.cancel.load(Ordering::Relaxed) {
+                    let Some(message) = messages.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                        break;
+                    };
+                    match stage_one(message, algorithm, recipients, protect_subject) {
+                        Ok(Staging::Ready(staged)) => {
+                            if sender.send(staged).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(Staging::Finished(outcome)) => progress.count(outcome),
+                        Err(error) => fail(error),
+                    }
+                }
+            });
+        }
+        drop(sender);
     });
     match failure
         .into_inner()

@@ -1,21 +1,15 @@
-//! Maildir (and Maildir++ folders): listing messages and replacing one
-//! crash-safely, keeping its flags and a correct `S=` size so a running
-//! Dovecot keeps serving the folder.
-//!
-//! A rewrite writes the new copy to `tmp/`, syncs it, renames it over the
-//! original (atomic: the message is whole, old or new, at every instant),
-//! then renames it once more to correct `S=`. A worker killed between the
-//! two renames leaves one encrypted message with a stale size in its name;
-//! the next pass finds it encrypted and corrects the name. The folders are
-//! synced once after a batch ([`sync_directories`]): a rename lost to a
-//! power cut only brings the intact original back, for the next pass.
+//! Maildir (and Maildir++ folders): listing messages, the names that carry
+//! their flags and `S=` size, and what a pass cleans up and syncs. Rewriting
+//! one message is in [`super::rewrite`]. The folders are synced once after
+//! a batch ([`sync_directories`]): a rename lost to a power cut only brings
+//! the intact original back, for the next pass.
 
 use std::fs::{self, File};
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 /// Marks our own files in `tmp/`, so a pass can remove what a killed one left.
-const TMP_MARK: &str = ".latchkey-";
+pub(super) const TMP_MARK: &str = ".latchkey-";
 
 /// A Maildir on disk.
 #[derive(Debug, Clone)]
@@ -29,7 +23,7 @@ pub struct MessageFile {
     /// Where it is now.
     pub path: PathBuf,
     /// The folder (the directory holding `new/`, `cur/`, `tmp/`).
-    folder: PathBuf,
+    pub(super) folder: PathBuf,
 }
 
 impl Maildir {
@@ -136,48 +130,8 @@ impl MessageFile {
         Ok(BufReader::with_capacity(64 * 1024, File::open(&self.path)?))
     }
 
-    /// Replaces the message with what `write` produces from it; returns its
-    /// new path. If `write` fails, the original stays untouched.
-    pub fn replace<E: From<io::Error>>(
-        &self,
-        write: impl FnOnce(&mut BufReader<File>, &mut BufWriter<File>) -> Result<(), E>,
-    ) -> Result<PathBuf, E> {
-        let file_name = self
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let tmp = self.folder.join("tmp").join(format!(
-            "{}{TMP_MARK}{}",
-            file_name.split([',', ':']).next().unwrap_or("message"),
-            uuid::Uuid::new_v4().simple()
-        ));
-        let mut input = self.open()?;
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        let mut output = BufWriter::with_capacity(64 * 1024, file);
-        let written = write(&mut input, &mut output).and_then(|()| {
-            let file = output.into_inner().map_err(|error| error.into_error())?;
-            // The data and its length must be on disk before the rename; other metadata need not.
-            file.sync_data()?;
-            Ok(file.metadata()?.len())
-        });
-        let size = match written {
-            Ok(size) => size,
-            Err(error) => {
-                let _ = fs::remove_file(&tmp);
-                return Err(error);
-            }
-        };
-        fs::rename(&tmp, &self.path)?;
-        Ok(self.correct_size(size)?)
-    }
-
     /// Renames the file so its `S=` matches `size`, if it carries one.
-    fn correct_size(&self, size: u64) -> io::Result<PathBuf> {
+    pub(super) fn correct_size(&self, size: u64) -> io::Result<PathBuf> {
         let name = self
             .path
             .file_name()
@@ -248,44 +202,5 @@ mod tests {
         assert_eq!(with_size("1.M1P2.host,S=100", 900), "1.M1P2.host,S=900");
         assert_eq!(with_size("1.M1P2.host:2,S", 900), "1.M1P2.host:2,S");
         assert_eq!(with_size("1.host,X=1,S=5:2,", 7), "1.host,X=1,S=7:2,");
-    }
-
-    #[test]
-    fn a_replaced_message_keeps_its_folder_and_flags_and_leaves_nothing_in_tmp() {
-        let root = tempfile::tempdir().unwrap();
-        let inbox = root.path();
-        let sent = root.path().join(".Sent");
-        deliver(inbox, "1.a.host", Some("S"), b"one").unwrap();
-        deliver(inbox, "2.b.host", None, b"two").unwrap();
-        deliver(&sent, "3.c.host", Some("RS"), b"three").unwrap();
-        let maildir = Maildir::new(inbox);
-        let messages = maildir.messages().unwrap();
-        assert_eq!(messages.len(), 3);
-        let sent_message = messages.iter().find(|m| m.path.starts_with(&sent)).unwrap();
-        let new_path = sent_message
-            .replace(|input, output| -> io::Result<()> {
-                io::copy(input, output)?;
-                output.write_all(b" and more")?;
-                Ok(())
-            })
-            .unwrap();
-        assert_eq!(new_path, sent.join("cur/3.c.host,S=14:2,RS"));
-        assert_eq!(fs::read(&new_path).unwrap(), b"three and more");
-        assert_eq!(maildir.messages().unwrap().len(), 3);
-        assert_eq!(fs::read_dir(sent.join("tmp")).unwrap().count(), 0);
-    }
-
-    #[test]
-    fn a_failed_rewrite_leaves_the_original() {
-        let root = tempfile::tempdir().unwrap();
-        let path = deliver(root.path(), "1.a.host", Some("S"), b"original").unwrap();
-        let message = &Maildir::new(root.path()).messages().unwrap()[0];
-        let result = message.replace(|_, output| -> io::Result<()> {
-            output.write_all(b"half")?;
-            Err(io::Error::other("crypto failed"))
-        });
-        assert!(result.is_err());
-        assert_eq!(fs::read(&path).unwrap(), b"original");
-        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
     }
 }

@@ -3,3 +3,4 @@
 pub mod demo;
 pub mod encrypt;
 pub mod maildir;
+pub mod rewrite;

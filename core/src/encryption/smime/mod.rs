@@ -1,13 +1,16 @@
-//! S/MIME with OpenSSL: checking certificates and CMS encryption.
+//! S/MIME: checking certificates, and CMS encryption that streams (the
+//! structure is written here, the cryptography is OpenSSL's).
 
-use super::{Algorithm, KeyError};
+mod der;
+mod envelope;
+mod recipients;
+
+pub(super) use envelope::encrypt;
+
+use super::KeyError;
 use openssl::asn1::Asn1Time;
-use openssl::cms::{CMSOptions, CmsContentInfo};
 use openssl::pkey::Id;
-use openssl::stack::Stack;
-use openssl::symm::Cipher;
 use openssl::x509::{X509, X509KeyUsage};
-use std::io::{Read, Write};
 use std::time::SystemTime;
 
 /// Parses and checks a certificate: valid at `now`, allowed to encrypt by
@@ -63,32 +66,4 @@ pub(super) fn validate(index: usize, bytes: &[u8], now: SystemTime) -> Result<X5
         });
     }
     Ok(cert)
-}
-
-/// Encrypts `input` into a DER CMS structure: EnvelopedData for CBC,
-/// AuthEnvelopedData for GCM.
-pub(super) fn encrypt(
-    algorithm: Algorithm,
-    certs: &[X509],
-    input: &mut dyn Read,
-    output: &mut (dyn Write + Send + Sync),
-) -> anyhow::Result<()> {
-    let cipher = match algorithm {
-        Algorithm::Aes128Cbc => Cipher::aes_128_cbc(),
-        Algorithm::Aes256Cbc => Cipher::aes_256_cbc(),
-        Algorithm::Aes128Gcm => Cipher::aes_128_gcm(),
-        Algorithm::Aes256Gcm => Cipher::aes_256_gcm(),
-        Algorithm::Aes128 | Algorithm::Aes256 => {
-            anyhow::bail!("{} is an OpenPGP algorithm", algorithm.as_str())
-        }
-    };
-    let mut stack = Stack::new()?;
-    for cert in certs {
-        stack.push(cert.clone())?;
-    }
-    let mut data = Vec::new();
-    input.read_to_end(&mut data)?;
-    let cms = CmsContentInfo::encrypt(&stack, &data, cipher, CMSOptions::BINARY)?;
-    output.write_all(&cms.to_der()?)?;
-    Ok(())
 }
