@@ -219,6 +219,9 @@ fn main() {
             .status()
             .unwrap();
         assert!(status.success(), "copying the mailbox for {name}");
+        // The copy's dirty pages are the setup's to write, not the pass's.
+        let synced = Command::new("sync").status().unwrap();
+        assert!(synced.success(), "sync after copying for {name}");
         target
     };
 
