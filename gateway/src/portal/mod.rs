@@ -28,7 +28,7 @@ struct Asset {
     body: &'static str,
 }
 
-const ASSETS: [Asset; 3] = [
+const ASSETS: [Asset; 5] = [
     Asset {
         path: "/assets/portal.css",
         content_type: "text/css; charset=utf-8",
@@ -38,6 +38,16 @@ const ASSETS: [Asset; 3] = [
         path: "/assets/portal.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_str!("../../assets/portal.js"),
+    },
+    Asset {
+        path: "/assets/api.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/api.js"),
+    },
+    Asset {
+        path: "/assets/forms.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_str!("../../assets/forms.js"),
     },
     Asset {
         path: "/assets/logo.svg",

@@ -1,5 +1,5 @@
 //! The portal's pages, rendered on the server from the directory's state.
-//! Every change goes through the JSON API (see `assets/portal.js`), so the
+//! Every change goes through the JSON API (see `assets/forms.js`), so the
 //! API's checks, rate limits and re-authentication apply to the portal too.
 
 use super::frame::{Detour, Layout, Page, render};

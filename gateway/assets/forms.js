@@ -1,0 +1,187 @@
+// Latchkey portal: forms sent to the API, answers shown next to their fields.
+
+import { api, follow, showJobIn } from "./api.js";
+
+// ---- Errors next to their fields -------------------------------------
+
+function clearErrors(form) {
+  form.querySelectorAll(".error, [data-form-error]").forEach((node) => {
+    node.textContent = "";
+  });
+  form.querySelectorAll("[aria-invalid]").forEach((node) => node.removeAttribute("aria-invalid"));
+}
+
+/** The error paragraph that belongs to the input named `name`. */
+function errorSlot(form, name) {
+  const input = form.querySelector(`[name="${CSS.escape(name)}"]`);
+  const slot = input?.closest(".field")?.querySelector(".error");
+  return { input, slot };
+}
+
+function showError(form, field, message) {
+  const name = (field ?? "").split(/[.[]/)[0];
+  const { input, slot } = name ? errorSlot(form, name) : {};
+  if (slot && input && !input.closest("[hidden]")) {
+    slot.textContent = message;
+    input.setAttribute("aria-invalid", "true");
+    input.focus();
+    return;
+  }
+  const general = form.querySelector("[data-form-error]");
+  general.textContent = message;
+  general.focus?.();
+}
+
+// ---- Reading forms into JSON ------------------------------------------
+
+/** Keys read from files chosen in a form, sent with its `keys` field. */
+export const keyFiles = new WeakMap();
+
+export function splitKeys(text) {
+  const blocks = text.match(/-----BEGIN [A-Z0-9 ]+-----[\s\S]*?-----END [A-Z0-9 ]+-----/g);
+  if (blocks) return blocks;
+  const trimmed = text.trim();
+  return trimmed ? [trimmed] : [];
+}
+
+function formBody(form) {
+  const body = {};
+  for (const input of form.querySelectorAll("input[name], select[name], textarea[name]")) {
+    if (input.hasAttribute("data-local") || input.closest("[hidden]")) continue;
+    const name = input.name;
+    if (input.hasAttribute("data-array")) {
+      body[name] ??= [];
+      if (input.checked) body[name].push(input.value);
+    } else if (input.hasAttribute("data-bool")) {
+      body[name] = input.checked;
+    } else if (input.type === "radio") {
+      if (input.checked) body[name] = input.value;
+    } else if (input.hasAttribute("data-keys")) {
+      body[name] = [...splitKeys(input.value), ...(keyFiles.get(form) ?? [])];
+    } else if (input.hasAttribute("data-number")) {
+      if (input.value !== "") body[name] = Number(input.value);
+    } else if (input.value !== "" || input.required) {
+      body[name] = input.value;
+    }
+  }
+  return body;
+}
+
+/** Checks made before sending: the same password twice, confirmations. */
+function localProblem(form) {
+  for (const input of form.querySelectorAll("[data-same-as]")) {
+    const other = form.querySelector(`[name="${input.dataset.sameAs}"]`);
+    if (other && input.value !== other.value) {
+      return { field: input.id, message: "The two new passwords are not the same." };
+    }
+  }
+  for (const box of form.querySelectorAll("[data-confirm]")) {
+    if (!box.checked) return { message: "Tick the box to confirm first." };
+  }
+  return null;
+}
+
+// ---- What happens after a successful answer ---------------------------
+
+const then = {
+  "signed-in"(form, data) {
+    if (data.second_factor_required) {
+      const second = document.getElementById("second-step");
+      second.querySelector('[name="challenge"]').value = data.challenge;
+      form.hidden = true;
+      second.hidden = false;
+      second.querySelector("input:not([type=hidden])").focus();
+      return;
+    }
+    window.location.assign("/account");
+  },
+  "signed-out"() {
+    window.location.assign("/sign-in");
+  },
+  async job(form, data) {
+    const status = form.querySelector("[data-status]");
+    form.reset();
+    const job = await follow(data.job.id, (job) => showJobIn(status, job));
+    return job;
+  },
+  async "job-reload"(form, data) {
+    // A mailbox pass can take a while: the page shows its progress bar.
+    if (data.job.kind === "encrypt_mailbox") {
+      window.location.reload();
+      return;
+    }
+    const job = await then.job(form, data);
+    if (job?.state === "succeeded") window.location.reload();
+  },
+  enrolment(form, data) {
+    document.getElementById("qr").src = `data:image/png;base64,${data.qr_code_png_base64}`;
+    document.getElementById("secret").textContent = data.secret.replace(/(.{4})/g, "$1 ").trim();
+    document.querySelector('#confirm-enrolment [name="token"]').value = data.token;
+    form.hidden = true;
+    const section = document.getElementById("enrolment");
+    section.hidden = false;
+    document.getElementById("confirm-code").focus();
+  },
+  async "recovery-codes"(form, data) {
+    const list = document.getElementById("codes");
+    list.replaceChildren(
+      ...data.recovery_codes.map((code) => {
+        const item = document.createElement("li");
+        item.textContent = code;
+        return item;
+      }),
+    );
+    document.getElementById("enrolment")?.setAttribute("hidden", "");
+    const panel = document.getElementById("recovery-codes");
+    panel.hidden = false;
+    panel.focus();
+    form.reset();
+    const status = panel.querySelector("[data-status]");
+    await follow(data.job.id, (job) => showJobIn(status, job));
+  },
+  async "app-password"(form, data) {
+    document.getElementById("app-secret").textContent = data.secret;
+    const panel = document.getElementById("new-secret");
+    panel.hidden = false;
+    panel.focus();
+    await then.job(form, data);
+  },
+};
+
+export async function submit(event) {
+  const form = event.target.closest("form[data-api]");
+  if (!form) return;
+  event.preventDefault();
+  clearErrors(form);
+  const local = localProblem(form);
+  if (local) {
+    showError(form, local.field ? form.querySelector(`#${local.field}`)?.name : null, local.message);
+    return;
+  }
+  const method = form.dataset.method ?? "POST";
+  const body = method === "DELETE" && !form.querySelector("input[name]:not([data-local])")
+    ? undefined
+    : formBody(form);
+  const buttons = form.querySelectorAll("button[type=submit]");
+  buttons.forEach((button) => (button.disabled = true));
+  const status = form.querySelector("[data-status]");
+  if (status) status.textContent = "Sending…";
+  const { ok, status: code, data } = await api(form.dataset.api, method, body);
+  buttons.forEach((button) => (button.disabled = false));
+  if (status) status.textContent = "";
+  if (!ok) {
+    if (code === 401 && form.id !== "sign-in" && form.id !== "second-step") {
+      const expired = data.type === "/problems/session-expired";
+      window.location.assign(expired ? "/sign-in?expired" : "/sign-in");
+      return;
+    }
+    if (data.field === "password") form.querySelector("[data-reauth]")?.removeAttribute("hidden");
+    if (data.field === "challenge") {
+      window.location.reload();
+      return;
+    }
+    showError(form, data.field, data.detail ?? "The request failed.");
+    return;
+  }
+  await then[form.dataset.then ?? "job"](form, data);
+}
