@@ -191,12 +191,7 @@ fn main() {
         .find_map(|arg| arg.parse().ok())
         .unwrap_or(if benchmarking { 2000 } else { 20 });
     let gpg = GpgHome::new();
-    let fingerprint = gpg.generate(
-        "Alice <alice@example.org>",
-        "ed25519",
-        Some("cv25519"),
-        "never",
-    );
+    let fingerprint = gpg.generate_alice();
     let pgp_key = gpg.export(&fingerprint);
     let smime = SmimeIdentity::new("rsa:2048", "keyEncipherment");
     let now = SystemTime::now() + Duration::from_secs(1);

@@ -103,15 +103,20 @@ impl GpgHome {
         fingerprint
     }
 
-    /// A key for alice@example.org (ed25519 with a cv25519 encryption
-    /// subkey, no expiry), armored.
-    pub fn alice_key(&self) -> String {
-        let fingerprint = self.generate(
+    /// Makes a key for alice@example.org (ed25519 with a cv25519
+    /// encryption subkey, no expiry); returns the fingerprint.
+    pub fn generate_alice(&self) -> String {
+        self.generate(
             "Alice <alice@example.org>",
             "ed25519",
             Some("cv25519"),
             "never",
-        );
+        )
+    }
+
+    /// [`Self::generate_alice`], exported armored.
+    pub fn alice_key(&self) -> String {
+        let fingerprint = self.generate_alice();
         self.export(&fingerprint)
     }
 

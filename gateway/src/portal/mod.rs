@@ -28,32 +28,25 @@ struct Asset {
     body: &'static str,
 }
 
+const JAVASCRIPT: &str = "text/javascript; charset=utf-8";
+
+/// The asset `assets/<name>`, served at `/assets/<name>`.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        Asset {
+            path: concat!("/assets/", $name),
+            content_type: $content_type,
+            body: include_str!(concat!("../../assets/", $name)),
+        }
+    };
+}
+
 const ASSETS: [Asset; 5] = [
-    Asset {
-        path: "/assets/portal.css",
-        content_type: "text/css; charset=utf-8",
-        body: include_str!("../../assets/portal.css"),
-    },
-    Asset {
-        path: "/assets/portal.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../assets/portal.js"),
-    },
-    Asset {
-        path: "/assets/api.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../assets/api.js"),
-    },
-    Asset {
-        path: "/assets/forms.js",
-        content_type: "text/javascript; charset=utf-8",
-        body: include_str!("../../assets/forms.js"),
-    },
-    Asset {
-        path: "/assets/logo.svg",
-        content_type: "image/svg+xml",
-        body: include_str!("../../assets/logo.svg"),
-    },
+    asset!("portal.css", "text/css; charset=utf-8"),
+    asset!("portal.js", JAVASCRIPT),
+    asset!("api.js", JAVASCRIPT),
+    asset!("forms.js", JAVASCRIPT),
+    asset!("logo.svg", "image/svg+xml"),
 ];
 
 /// The portal's routes: pages and assets.

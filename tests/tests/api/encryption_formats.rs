@@ -285,12 +285,7 @@ fn messages_encrypted_already_are_recognised() {
 #[test]
 fn a_protected_subject_travels_inside_and_the_outer_one_says_nothing() {
     let gpg = GpgHome::new();
-    let fingerprint = gpg.generate(
-        "Alice <alice@example.org>",
-        "ed25519",
-        Some("cv25519"),
-        "never",
-    );
+    let fingerprint = gpg.generate_alice();
     let key = gpg.export(&fingerprint);
     let now = SystemTime::now() + Duration::from_secs(1);
     let recipients = parse_keys(Algorithm::Aes256, &[key], 10, now).unwrap();

@@ -124,12 +124,7 @@ fn assert_flat(peak: u64, method: &str) {
 #[tokio::test]
 async fn a_200_mb_message_is_encrypted_with_openpgp_in_flat_memory() {
     let gpg = GpgHome::new();
-    let fingerprint = gpg.generate(
-        "Alice <alice@example.org>",
-        "ed25519",
-        Some("cv25519"),
-        "never",
-    );
+    let fingerprint = gpg.generate_alice();
     let app = spawn_app(AppOptions::without_workers()).await;
     let expected = deliver_large_message(&app.maildir("alice"));
     let body =

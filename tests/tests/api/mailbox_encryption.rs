@@ -233,12 +233,7 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
         .unwrap();
 
     let gpg = GpgHome::new();
-    let key = gpg.export(&gpg.generate(
-        "Alice <alice@example.org>",
-        "ed25519",
-        Some("cv25519"),
-        "never",
-    ));
+    let key = gpg.alice_key();
     let recipients = latchkey_core::encryption::parse_keys(
         latchkey_core::encryption::Algorithm::Aes256,
         &[key],
@@ -295,12 +290,7 @@ async fn mail_delivered_later_is_encrypted_by_the_delivery_filter() {
     use std::io::{Seek, Write};
 
     let gpg = GpgHome::new();
-    let key = gpg.export(&gpg.generate(
-        "Alice <alice@example.org>",
-        "ed25519",
-        Some("cv25519"),
-        "never",
-    ));
+    let key = gpg.alice_key();
     let app = spawn_app(AppOptions::default()).await;
     let job = encrypt_mailbox(
         &app,

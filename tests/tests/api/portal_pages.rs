@@ -88,11 +88,17 @@ async fn every_page_forbids_inline_script_framing_and_caching() {
         assert!(!html.contains("<script>"), "{page} has no inline script");
         assert!(!html.contains(" style="), "{page} has no inline style");
     }
-    let script = app.get(&client, "/assets/portal.js").await;
-    assert_eq!(
-        script.headers()["content-type"],
-        "text/javascript; charset=utf-8"
-    );
+    for (asset, content_type) in [
+        ("portal.js", "text/javascript; charset=utf-8"),
+        ("api.js", "text/javascript; charset=utf-8"),
+        ("forms.js", "text/javascript; charset=utf-8"),
+        ("portal.css", "text/css; charset=utf-8"),
+        ("logo.svg", "image/svg+xml"),
+    ] {
+        let response = app.get(&client, &format!("/assets/{asset}")).await;
+        assert_eq!(response.status(), 200, "{asset}");
+        assert_eq!(response.headers()["content-type"], content_type, "{asset}");
+    }
 }
 
 #[tokio::test]
