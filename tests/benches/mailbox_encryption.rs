@@ -16,6 +16,7 @@ use latchkey_core::encryption::{Algorithm, Recipients, encrypt_message, parse_ke
 use latchkey_tests::keys::{GpgHome, SmimeIdentity};
 use latchkey_workers::mailbox::encrypt::{BatchProgress, encrypt_batch};
 use latchkey_workers::mailbox::maildir::{Maildir, deliver};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -114,6 +115,31 @@ fn latchkey_pass(
         messages.len() as u64
     );
     Measured { elapsed }
+}
+
+/// Threads of the durable-copy floor: as many as the pass's commit threads.
+const FLOOR_THREADS: usize = 8;
+
+/// The pass's file work without its encryption: each message copied as it
+/// is into `tmp/`, synced and renamed over itself, with the worker's own
+/// `stage` and `commit`. Encryption that cost nothing could not beat this.
+fn durable_copy_floor(root: &Path) -> Measured {
+    let messages = Maildir::new(root).messages().unwrap();
+    let next = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..FLOOR_THREADS {
+            scope.spawn(|| {
+                while let Some(message) = messages.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let copied = message.stage(io::copy);
+                    copied.unwrap().1.commit().unwrap();
+                }
+            });
+        }
+    });
+    Measured {
+        elapsed: started.elapsed(),
+    }
 }
 
 /// How often the ceiling is measured; the fastest run counts, so that a
@@ -236,6 +262,13 @@ fn main() {
         &latchkey_pass(smime_dir.path(), Algorithm::Aes256Cbc, &cms, threads),
     );
     let rss_after = peak_rss_mib();
+    let floor_dir = copy("the floor");
+    let floor = rate(
+        "durable copy, no encryption (floor)",
+        messages,
+        bytes,
+        &durable_copy_floor(floor_dir.path()),
+    );
     let ceiling_pgp = rate(
         "raw OpenPGP, in memory (ceiling)",
         messages,
@@ -301,6 +334,11 @@ fn main() {
     println!(
         "S/MIME:  Latchkey / raw ceiling     = {:.2} (target >= 0.5)",
         latchkey_cms / ceiling_cms
+    );
+    println!(
+        "floor / raw ceiling                 = {:.2} OpenPGP, {:.2} S/MIME (the most any in-place pass could reach)",
+        floor / ceiling_pgp,
+        floor / ceiling_cms
     );
     println!(
         "peak RSS: {rss_before:.1} MiB before the passes, {rss_after:.1} MiB after (largest message {:.1} MB)",
