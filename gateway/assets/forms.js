@@ -18,7 +18,9 @@ function errorSlot(form, name) {
   return { input, slot };
 }
 
-function showError(form, field, message) {
+function showError(form, field, problem) {
+  // The API speaks in lowercase clauses; on the page each is a sentence.
+  const message = problem.charAt(0).toUpperCase() + problem.slice(1);
   const name = (field ?? "").split(/[.[]/)[0];
   const { input, slot } = name ? errorSlot(form, name) : {};
   if (slot && input && !input.closest("[hidden]")) {

@@ -3,7 +3,7 @@
 //! API's checks, rate limits and re-authentication apply to the portal too.
 
 use super::frame::{Detour, Layout, Page, render};
-use super::views::{JobRow, when};
+use super::views::{JobRow, count, when};
 use crate::problem::ApiError;
 use crate::session::CurrentSession;
 use crate::state::AppState;
@@ -108,7 +108,7 @@ struct PasswordPage {
     min_length: usize,
     max_length: usize,
     min_score: u8,
-    common_count: usize,
+    common_count: String,
 }
 
 /// `GET /password`: the form, with the rules stated before they are broken.
@@ -123,7 +123,7 @@ pub async fn password<D: Directory, P: Send + Sync + 'static>(
         min_length: rules.min_length,
         max_length: rules.max_length,
         min_score: rules.min_score,
-        common_count: state.policy.common_list_len(),
+        common_count: count(state.policy.common_list_len()),
     };
     render(&page)
 }

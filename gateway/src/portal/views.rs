@@ -13,6 +13,19 @@ pub fn when(at: OffsetDateTime) -> String {
         .unwrap_or_else(|_| at.to_string())
 }
 
+/// A count with thousands separated, e.g. `30,000`.
+pub fn count(number: usize) -> String {
+    let digits = number.to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    grouped
+}
+
 /// What a job does, as a person would say it.
 pub fn job_label(kind: JobKind) -> &'static str {
     match kind {
@@ -81,6 +94,14 @@ impl JobRow {
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
+
+    #[test]
+    fn counts_group_thousands() {
+        assert_eq!(super::count(7), "7");
+        assert_eq!(super::count(999), "999");
+        assert_eq!(super::count(30_000), "30,000");
+        assert_eq!(super::count(1_234_567), "1,234,567");
+    }
 
     #[test]
     fn dates_read_as_people_write_them() {

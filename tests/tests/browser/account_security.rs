@@ -49,7 +49,7 @@ async fn a_person_changes_the_password_and_signs_in_with_the_new_one() {
     browser.fill("#repeat", NEW_PASSWORD).await;
     browser.click("#change-password button[type=submit]").await;
     browser
-        .wait_for_text("#current-error", "the password is incorrect")
+        .wait_for_text("#current-error", "password is incorrect")
         .await;
     assert_eq!(
         browser
