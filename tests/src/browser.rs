@@ -5,6 +5,7 @@
 use fantoccini::elements::Element;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
@@ -33,8 +34,11 @@ pub struct Browser {
 }
 
 impl Drop for Browser {
+    /// Ends chromedriver and every Chromium process it started, whether the
+    /// test finished or panicked: they share chromedriver's process group.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.driver.wait();
     }
 }
@@ -49,6 +53,7 @@ impl Browser {
             .port();
         let driver = Command::new("chromedriver")
             .arg(format!("--port={port}"))
+            .process_group(0)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -205,11 +210,6 @@ impl Browser {
             .await
             .expect("axe-core runs");
         serde_json::from_value(found).expect("a list of violations")
-    }
-
-    /// Ends the browser session.
-    pub async fn close(self) {
-        let _ = self.client.clone().close().await;
     }
 }
 
