@@ -334,6 +334,15 @@ impl TestApp {
             .expect("the gateway answers")
     }
 
+    /// `GET path`, answered with JSON.
+    pub async fn get_json(&self, client: &Client, path: &str) -> Value {
+        self.get(client, path)
+            .await
+            .json()
+            .await
+            .expect("a JSON answer")
+    }
+
     /// A client signed in as `(uid, password)`.
     pub async fn signed_in(&self, (uid, password): (&str, &str)) -> Client {
         let client = self.client();

@@ -77,12 +77,7 @@ async fn scopes_decide_which_binds_an_app_password_opens() {
         "the primary stays"
     );
 
-    let listed: Value = app
-        .get(&client, "/api/app-passwords")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&client, "/api/app-passwords").await;
     let listed = listed["app_passwords"].as_array().unwrap();
     assert_eq!(listed.len(), 3);
     assert_eq!(listed[0]["name"], "Thunderbird on laptop");
@@ -232,12 +227,7 @@ async fn bad_app_password_requests_get_specific_errors() {
     .await;
     let twice = revoke(&app, &client, &format!("/api/app-passwords/{id}")).await;
     assert_eq!(problem(twice).await.1, "/problems/not-found");
-    let listed: Value = app
-        .get(&client, "/api/app-passwords")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&client, "/api/app-passwords").await;
     assert_eq!(listed["app_passwords"].as_array().unwrap().len(), 1);
 }
 
@@ -288,12 +278,7 @@ async fn expired_app_passwords_are_marked_then_swept() {
     app.clock.advance(Duration::days(2));
     // Two days on, the session has expired too.
     let client = app.signed_in(ALICE).await;
-    let listed: Value = app
-        .get(&client, "/api/app-passwords")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&client, "/api/app-passwords").await;
     let trial = &listed["app_passwords"][0];
     assert_eq!(
         (trial["name"].as_str(), trial["expired"].as_bool()),
@@ -310,12 +295,7 @@ async fn expired_app_passwords_are_marked_then_swept() {
         "expired: locked out"
     );
     assert!(ldap::bind_succeeds(&url, &service_dn("alice", "imap"), &lasting).await);
-    let listed: Value = app
-        .get(&client, "/api/app-passwords")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = app.get_json(&client, "/api/app-passwords").await;
     assert_eq!(listed["app_passwords"].as_array().unwrap().len(), 1);
 }
 

@@ -76,11 +76,7 @@ fn encrypted_count(root: &std::path::Path, originals: &BTreeMap<String, Vec<u8>>
 }
 
 async fn job_state(app: &TestApp, client: &Client, job: &str) -> Value {
-    app.get(client, &format!("/api/jobs/{job}"))
-        .await
-        .json()
-        .await
-        .unwrap()
+    app.get_json(client, &format!("/api/jobs/{job}")).await
 }
 
 #[tokio::test]

@@ -136,12 +136,7 @@ async fn every_message_of_the_mailbox_decrypts_with_gpg_to_its_original() {
     );
     check_every_message(&app, &before, |content| gpg.decrypt_in(content));
     let client = app.signed_in(ALICE).await;
-    let settings: Value = app
-        .get(&client, "/api/encryption")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let settings: Value = app.get_json(&client, "/api/encryption").await;
     assert_eq!(
         (settings["enabled"].as_bool(), settings["method"].as_str()),
         (Some(true), Some("openpgp"))

@@ -26,7 +26,7 @@ async fn the_right_password_opens_a_session_that_shows_the_account() {
         "plain http serves no Secure cookie: {cookie}"
     );
 
-    let account: Value = app.get(&client, "/api/account").await.json().await.unwrap();
+    let account: Value = app.get_json(&client, "/api/account").await;
     assert_eq!(account["uid"], "alice");
     assert_eq!(account["name"], "Alice Liddell");
     assert_eq!(account["mail"], "alice@example.org");
@@ -185,11 +185,6 @@ async fn health_readiness_and_metrics_answer() {
     assert_eq!(app.get(&client, "/readyz").await.status(), 503);
     app.slapd.resume();
     assert_eq!(app.get(&client, "/metrics").await.status(), 200);
-    let openapi: Value = app
-        .get(&client, "/api/openapi.json")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let openapi: Value = app.get_json(&client, "/api/openapi.json").await;
     assert!(openapi["paths"]["/api/password"]["post"].is_object());
 }

@@ -86,7 +86,7 @@ async fn enrolment_with_an_independent_code_then_sign_in_with_a_fresh_one() {
 
     let (client, secret, codes) = enrolled(&app).await;
     assert_eq!(codes.len(), 10);
-    let account: Value = app.get(&client, "/api/account").await.json().await.unwrap();
+    let account: Value = app.get_json(&client, "/api/account").await;
     assert_eq!(account["two_factor"]["enabled"], true);
     assert_eq!(account["two_factor"]["recovery_codes_left"], 10);
 
@@ -157,7 +157,7 @@ async fn a_recovery_code_works_once() {
     assert_eq!(response.status(), 200);
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["recovery_codes_left"], 9);
-    let account: Value = app.get(&client, "/api/account").await.json().await.unwrap();
+    let account: Value = app.get_json(&client, "/api/account").await;
     assert_eq!(account["two_factor"]["recovery_codes_left"], 9);
     let typed = codes[3].to_uppercase().replace('-', " ");
     let (_, again) = second_step(&app, json!({"recovery_code": typed})).await;
@@ -364,7 +364,7 @@ async fn bad_enrolment_input_gets_specific_errors_and_changes_nothing() {
         (422, "/problems/enrolment-expired".into())
     );
     assert!(app.job_entries().await.is_empty(), "nothing was queued");
-    let account: Value = app.get(&alice, "/api/account").await.json().await.unwrap();
+    let account: Value = app.get_json(&alice, "/api/account").await;
     assert_eq!(account["two_factor"]["enabled"], false);
 }
 
