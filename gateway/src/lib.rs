@@ -111,7 +111,7 @@ pub fn router(state: Arc<Gateway>) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
-            csrf::refuse_forged_requests,
+            csrf::refuse_cross_origin,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

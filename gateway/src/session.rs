@@ -113,7 +113,7 @@ impl<D, P> AppState<D, P> {
     }
 
     /// The public id of the request's session cookie, if it carries a valid one.
-    pub fn session_id_of(&self, parts: &Parts) -> Option<String> {
+    fn session_id_of(&self, parts: &Parts) -> Option<String> {
         let jar = self.cookie_jar(parts);
         jar.get(COOKIE_NAME).map(|secret| public_id(secret.value()))
     }
@@ -136,6 +136,7 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState<D, P>>) -> ApiResult<Self> {
         let id = state.session_id_of(parts).ok_or(ApiError::NotSignedIn)?;
+        crate::csrf::check_token(state, parts, &id)?;
         let entry = state
             .directory
             .session(&id)
