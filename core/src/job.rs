@@ -222,6 +222,11 @@ pub struct EncryptMailbox {
     pub keys: Vec<String>,
     /// Whether the subject travels inside the encryption.
     pub protect_subject: bool,
+    /// When the gateway accepted the keys; they are judged as they were
+    /// then, so a key that expires later still receives mail. Absent in
+    /// jobs queued before this field existed (then: when the job runs).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub accepted_at: Option<OffsetDateTime>,
 }
 
 /// Stop encrypting new mail (nothing already encrypted can be decrypted).
@@ -361,6 +366,9 @@ pub struct JobRecord {
     pub done: u64,
     /// Units in all, once known.
     pub total: u64,
+    /// Units left as they were, by reason (for mailbox jobs: messages
+    /// encrypted already, by `pgp-mime`, `smime`, `inline-pgp`).
+    pub skipped: std::collections::BTreeMap<String, u64>,
     /// Attempts made so far.
     pub attempts: u32,
     /// Why it failed or is being retried, in words for the user.
@@ -383,6 +391,7 @@ impl JobRecord {
             state: JobState::Queued,
             done: 0,
             total,
+            skipped: Default::default(),
             attempts: 0,
             error: None,
             created: now,

@@ -12,7 +12,7 @@
 // A benchmark that meets an error has nothing to report: stop there.
 #![allow(clippy::unwrap_used)]
 
-use latchkey_core::encryption::{Algorithm, Recipients, encrypt_message, parse_keys};
+use latchkey_core::encryption::{Algorithm, Encryptor, parse_keys};
 use latchkey_tests::keys::{GpgHome, SmimeIdentity};
 use latchkey_workers::mailbox::encrypt::{BatchProgress, encrypt_batch};
 use latchkey_workers::mailbox::maildir::{Maildir, deliver};
@@ -99,16 +99,11 @@ fn rate(name: &str, messages: usize, bytes: u64, measured: &Measured) -> f64 {
 }
 
 /// The worker's own step: every message of the Maildir on `threads` threads.
-fn latchkey_pass(
-    root: &Path,
-    algorithm: Algorithm,
-    recipients: &Recipients,
-    threads: usize,
-) -> Measured {
+fn latchkey_pass(root: &Path, encryptor: &Encryptor, threads: usize) -> Measured {
     let messages = Maildir::new(root).messages().unwrap();
     let progress = BatchProgress::default();
     let started = Instant::now();
-    encrypt_batch(&messages, algorithm, recipients, false, threads, &progress).unwrap();
+    encrypt_batch(&messages, encryptor, threads, &progress).unwrap();
     let elapsed = started.elapsed();
     assert_eq!(
         progress.encrypted.load(Ordering::Relaxed),
@@ -148,29 +143,19 @@ const CEILING_RUNS: usize = 3;
 
 /// The same encryption of the same bytes from memory to nowhere, on as
 /// many threads: the fastest of [`CEILING_RUNS`].
-fn raw_ceiling(
-    root: &Path,
-    algorithm: Algorithm,
-    recipients: &Recipients,
-    threads: usize,
-) -> Measured {
+fn raw_ceiling(root: &Path, encryptor: &Encryptor, threads: usize) -> Measured {
     let contents: Vec<Vec<u8>> = files(root)
         .iter()
         .map(|path| std::fs::read(path).unwrap())
         .collect();
     let elapsed = (0..CEILING_RUNS)
-        .map(|_| encrypt_in_memory(&contents, algorithm, recipients, threads))
+        .map(|_| encrypt_in_memory(&contents, encryptor, threads))
         .min()
         .unwrap();
     Measured { elapsed }
 }
 
-fn encrypt_in_memory(
-    contents: &[Vec<u8>],
-    algorithm: Algorithm,
-    recipients: &Recipients,
-    threads: usize,
-) -> Duration {
+fn encrypt_in_memory(contents: &[Vec<u8>], encryptor: &Encryptor, threads: usize) -> Duration {
     let next = AtomicUsize::new(0);
     let started = Instant::now();
     std::thread::scope(|scope| {
@@ -178,14 +163,7 @@ fn encrypt_in_memory(
             scope.spawn(|| {
                 while let Some(content) = contents.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let mut input = content.as_slice();
-                    encrypt_message(
-                        algorithm,
-                        recipients,
-                        false,
-                        &mut input,
-                        &mut std::io::sink(),
-                    )
-                    .unwrap();
+                    encryptor.encrypt(&mut input, &mut std::io::sink()).unwrap();
                 }
             });
         }
@@ -221,8 +199,10 @@ fn main() {
     let pgp_key = gpg.export(&fingerprint);
     let smime = SmimeIdentity::new("rsa:2048", "keyEncipherment");
     let now = SystemTime::now() + Duration::from_secs(1);
-    let pgp = parse_keys(Algorithm::Aes256, &[pgp_key], 5, now).unwrap();
-    let cms = parse_keys(Algorithm::Aes256Cbc, &[smime.certificate_pem()], 5, now).unwrap();
+    let pgp_keys = parse_keys(Algorithm::Aes256, &[pgp_key], 5, now).unwrap();
+    let pgp = Encryptor::new(Algorithm::Aes256, pgp_keys, false, now);
+    let cms_keys = parse_keys(Algorithm::Aes256Cbc, &[smime.certificate_pem()], 5, now).unwrap();
+    let cms = Encryptor::new(Algorithm::Aes256Cbc, cms_keys, false, now);
 
     let source = tempfile::tempdir().unwrap();
     let bytes = build_maildir(source.path(), messages);
@@ -252,14 +232,14 @@ fn main() {
         "Latchkey OpenPGP (AES-256), in place",
         messages,
         bytes,
-        &latchkey_pass(pgp_dir.path(), Algorithm::Aes256, &pgp, threads),
+        &latchkey_pass(pgp_dir.path(), &pgp, threads),
     );
     let smime_dir = copy("smime");
     let latchkey_cms = rate(
         "Latchkey S/MIME (AES-256-CBC), in place",
         messages,
         bytes,
-        &latchkey_pass(smime_dir.path(), Algorithm::Aes256Cbc, &cms, threads),
+        &latchkey_pass(smime_dir.path(), &cms, threads),
     );
     let rss_after = peak_rss_mib();
     let floor_dir = copy("the floor");
@@ -273,13 +253,13 @@ fn main() {
         "raw OpenPGP, in memory (ceiling)",
         messages,
         bytes,
-        &raw_ceiling(source.path(), Algorithm::Aes256, &pgp, threads),
+        &raw_ceiling(source.path(), &pgp, threads),
     );
     let ceiling_cms = rate(
         "raw S/MIME, in memory (ceiling)",
         messages,
         bytes,
-        &raw_ceiling(source.path(), Algorithm::Aes256Cbc, &cms, threads),
+        &raw_ceiling(source.path(), &cms, threads),
     );
     let gpg_loop = rate(
         "gpg CLI once per message",

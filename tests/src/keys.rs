@@ -145,9 +145,44 @@ impl GpgHome {
         run(self.gpg().arg("--import"), Some(armored.as_bytes()));
     }
 
+    /// Like [`Self::generate`], but made `days_ago` days ago by gpg's clock
+    /// (`--faked-system-time`), so that an `expire` shorter than that has run out.
+    pub fn generate_in_the_past(&self, uid: &str, days_ago: u64, expire: &str) -> String {
+        let then = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            - days_ago * 86_400;
+        let faked = then.to_string();
+        let gpg = || {
+            let mut command = self.gpg();
+            command.args(["--faked-system-time", &faked]);
+            command
+        };
+        run(
+            gpg().args(["--quick-gen-key", uid, "ed25519", "sign", expire]),
+            None,
+        );
+        let listing =
+            String::from_utf8(run(gpg().args(["--with-colons", "--list-keys", uid]), None))
+                .expect("a listing");
+        let fingerprint = listing
+            .lines()
+            .find_map(|line| {
+                line.strip_prefix("fpr:")
+                    .map(|rest| rest.trim_matches(':').to_owned())
+            })
+            .expect("a fingerprint");
+        run(
+            gpg().args(["--quick-add-key", &fingerprint, "cv25519", "encr", expire]),
+            None,
+        );
+        fingerprint
+    }
+
     /// Finds the armored OpenPGP message inside a whole mail message (a
-    /// PGP/MIME part) and decrypts it with `gpg --decrypt`.
-    pub fn decrypt_in(&self, message: &[u8]) -> String {
+    /// PGP/MIME part) and decrypts it with `gpg --decrypt`, to its bytes.
+    pub fn decrypt_bytes_in(&self, message: &[u8]) -> Vec<u8> {
         const BEGIN: &[u8] = b"-----BEGIN PGP MESSAGE-----";
         const END: &[u8] = b"-----END PGP MESSAGE-----";
         let find = |needle: &[u8]| {
@@ -157,7 +192,12 @@ impl GpgHome {
         };
         let start = find(BEGIN).expect("an armored message");
         let end = find(END).expect("the end of the armor") + END.len();
-        String::from_utf8(self.decrypt(&message[start..end])).expect("UTF-8")
+        self.decrypt(&message[start..end])
+    }
+
+    /// [`Self::decrypt_bytes_in`], as text.
+    pub fn decrypt_in(&self, message: &[u8]) -> String {
+        String::from_utf8(self.decrypt_bytes_in(message)).expect("UTF-8")
     }
 
     /// `gpg --decrypt` of an armored message.

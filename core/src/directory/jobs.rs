@@ -22,11 +22,21 @@ fn record_from(entry: &SearchEntry) -> Option<JobRecord> {
         state: JobState::parse(first(entry, "latchkeyJobState")?)?,
         done: number(entry, "latchkeyJobDone").unwrap_or(0),
         total: number(entry, "latchkeyJobTotal").unwrap_or(0),
+        skipped: skipped_from(entry),
         attempts: number(entry, "latchkeyJobAttempts").unwrap_or(0),
         error: first(entry, "latchkeyJobError").map(str::to_owned),
         created: timestamp(entry, "latchkeyJobCreated")?,
         updated: timestamp(entry, "latchkeyJobUpdated")?,
     })
+}
+
+/// `latchkeyJobSkipped` values are `<reason>=<count>`.
+fn skipped_from(entry: &SearchEntry) -> std::collections::BTreeMap<String, u64> {
+    let values = entry.attrs.get("latchkeyJobSkipped").into_iter().flatten();
+    values
+        .filter_map(|value| value.split_once('='))
+        .filter_map(|(reason, count)| Some((reason.to_owned(), count.parse().ok()?)))
+        .collect()
 }
 
 impl JobStore for LdapDirectory {
@@ -104,6 +114,16 @@ impl JobStore for LdapDirectory {
                 "latchkeyJobTotal",
                 HashSet::from([total.as_str()]),
             ));
+        }
+        let skipped: Option<HashSet<String>> = update.skipped.map(|skipped| {
+            let counted = skipped.into_iter().filter(|(_, count)| *count > 0);
+            counted
+                .map(|(reason, count)| format!("{reason}={count}"))
+                .collect()
+        });
+        if let Some(skipped) = &skipped {
+            let values = skipped.iter().map(String::as_str).collect();
+            mods.push(Mod::Replace("latchkeyJobSkipped", values));
         }
         match &update.error {
             Some(Some(error)) => {

@@ -229,6 +229,8 @@ pub struct JobUpdate {
     pub attempts: Option<u32>,
     /// Progress (done, total).
     pub progress: Option<(u64, u64)>,
+    /// Units left as they were so far, by reason (replaces what was recorded).
+    pub skipped: Option<std::collections::BTreeMap<String, u64>>,
     /// Error text for the user; `Some(None)` clears it.
     pub error: Option<Option<String>>,
 }

@@ -186,15 +186,19 @@ pub fn parse_keys<S: AsRef<str>>(
         Method::Openpgp => Recipients::Openpgp(openpgp_certs),
         Method::Smime => Recipients::Smime(x509_certs),
     };
-    trial(algorithm, &recipients)?;
+    trial(algorithm, &recipients, now)?;
     Ok(recipients)
 }
 
 /// Encrypts a short message to every key, as the workers will.
-fn trial(algorithm: Algorithm, recipients: &Recipients) -> Result<(), KeyError> {
+fn trial(
+    algorithm: Algorithm,
+    recipients: &Recipients,
+    now: std::time::SystemTime,
+) -> Result<(), KeyError> {
     let sample = b"Content-Type: text/plain\r\n\r\nLatchkey trial encryption\r\n";
     let mut sink = Vec::new();
-    super::message::encrypt_body(algorithm, recipients, &mut &sample[..], &mut sink).map_err(
+    super::encryptor::encrypt_body(algorithm, recipients, now, &mut &sample[..], &mut sink).map_err(
         |error| KeyError::TrialFailed {
             index: 0,
             detail: error.to_string(),

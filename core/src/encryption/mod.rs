@@ -1,17 +1,19 @@
 //! Encryption at rest: the methods and algorithms a user picks, their public
-//! keys (validated before anything is stored), and the rewriting of one
-//! message into PGP/MIME (RFC 3156) or S/MIME (RFC 8551) for them.
+//! keys (validated before anything is stored), and the [`Encryptor`] that
+//! rewrites messages into PGP/MIME (RFC 3156) or S/MIME (RFC 8551) for them.
 
 mod detect;
+mod encryptor;
+mod framing;
+mod headers;
 mod keys;
-mod message;
 mod openpgp;
 mod smime;
 mod writers;
 
-pub use detect::is_already_encrypted;
+pub use detect::{AlreadyEncrypted, is_already_encrypted};
+pub use encryptor::{EncryptError, Encrypted, Encryptor, SettingsError};
 pub use keys::{KeyError, MAX_KEY_BYTES, Recipients, load_stored, parse_keys};
-pub use message::{EncryptError, Encrypted, encrypt_message};
 
 use serde::{Deserialize, Serialize};
 

@@ -111,12 +111,14 @@ fn weak_rsa(key: &PublicKey) -> Option<usize> {
     }
 }
 
-/// Encrypts `input` to every certificate's usable encryption keys, ASCII
-/// armored, streaming. Sequoia writes SEIPDv1 unless every recipient
-/// advertises SEIPDv2, so what gpg 2.2 made, gpg 2.2 reads.
+/// Encrypts `input` to every certificate's encryption keys that were
+/// usable at `valid_at`, ASCII armored, streaming. Sequoia writes SEIPDv1
+/// unless every recipient advertises SEIPDv2, so what gpg 2.2 made, gpg
+/// 2.2 reads.
 pub(super) fn encrypt(
     algorithm: Algorithm,
     certs: &[Cert],
+    valid_at: SystemTime,
     input: &mut dyn Read,
     output: &mut (dyn Write + Send + Sync),
 ) -> anyhow::Result<()> {
@@ -124,11 +126,10 @@ pub(super) fn encrypt(
         Algorithm::Aes128 => SymmetricAlgorithm::AES128,
         _ => SymmetricAlgorithm::AES256,
     };
-    let now = SystemTime::now();
     let policy = StandardPolicy::new();
     let mut recipients = Vec::new();
     for cert in certs {
-        let valid = cert.with_policy(&policy, now)?;
+        let valid = cert.with_policy(&policy, valid_at)?;
         recipients.extend(
             valid
                 .keys()

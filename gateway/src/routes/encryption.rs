@@ -97,7 +97,8 @@ where
     }
     let max_keys = state.mailbox.max_keys;
     let keys = body.keys;
-    let now = std::time::SystemTime::from(state.clock.now());
+    let accepted_at = state.clock.now();
+    let now = std::time::SystemTime::from(accepted_at);
     let recipients =
         tokio::task::spawn_blocking(move || parse_keys(algorithm, &keys, max_keys, now))
             .await
@@ -115,6 +116,7 @@ where
         algorithm: algorithm.as_str().into(),
         keys: stored,
         protect_subject: body.protect_subject,
+        accepted_at: Some(accepted_at),
     });
     let accepted = state
         .enqueue(message, &account.dn, &request_id(&headers))

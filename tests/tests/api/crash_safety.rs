@@ -42,8 +42,9 @@ fn encrypted_so_far(root: &std::path::Path) -> usize {
     messages
         .iter()
         .filter(|message| {
-            std::fs::read(&message.path)
-                .is_ok_and(|content| is_already_encrypted(&mut content.as_slice()).unwrap_or(false))
+            std::fs::read(&message.path).is_ok_and(|content| {
+                is_already_encrypted(&mut content.as_slice()).is_ok_and(|verdict| verdict.is_some())
+            })
         })
         .count()
 }
@@ -65,7 +66,9 @@ fn encrypted_count(root: &std::path::Path, originals: &BTreeMap<String, Vec<u8>>
         .iter()
         .filter(|message| {
             let content = std::fs::read(&message.path).unwrap();
-            let encrypted = is_already_encrypted(&mut content.as_slice()).unwrap();
+            let encrypted = is_already_encrypted(&mut content.as_slice())
+                .unwrap()
+                .is_some();
             assert!(
                 encrypted || content == originals[&message.unique()],
                 "intact or encrypted"

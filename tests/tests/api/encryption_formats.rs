@@ -2,7 +2,7 @@
 //! `openssl cms`, byte for byte; bad keys are refused with their reasons.
 
 use latchkey_core::encryption::{
-    Algorithm, Encrypted, KeyError, encrypt_message, is_already_encrypted, parse_keys,
+    Algorithm, AlreadyEncrypted, Encrypted, Encryptor, KeyError, is_already_encrypted, parse_keys,
 };
 use latchkey_tests::keys::{GpgHome, SmimeIdentity};
 use std::time::{Duration, SystemTime};
@@ -42,14 +42,9 @@ fn encrypt(algorithm: Algorithm, key: &str) -> String {
     let recipients = parse_keys(algorithm, &[key], 10, SystemTime::now()).unwrap();
     let mut output = Vec::new();
     let input = message();
-    let outcome = encrypt_message(
-        algorithm,
-        &recipients,
-        false,
-        &mut input.as_bytes(),
-        &mut output,
-    )
-    .unwrap();
+    let outcome = Encryptor::new(algorithm, recipients, false, SystemTime::now())
+        .encrypt(&mut input.as_bytes(), &mut output)
+        .unwrap();
     assert_eq!(outcome, Encrypted::Now);
     String::from_utf8(output).unwrap()
 }
@@ -132,14 +127,9 @@ fn a_message_is_encrypted_to_every_key() {
     let keys = [first.export(&one), second.export(&two)];
     let recipients = parse_keys(Algorithm::Aes256, &keys, 10, SystemTime::now()).unwrap();
     let mut output = Vec::new();
-    encrypt_message(
-        Algorithm::Aes256,
-        &recipients,
-        false,
-        &mut message().as_bytes(),
-        &mut output,
-    )
-    .unwrap();
+    Encryptor::new(Algorithm::Aes256, recipients, false, SystemTime::now())
+        .encrypt(&mut message().as_bytes(), &mut output)
+        .unwrap();
     let encrypted = String::from_utf8(output).unwrap();
     for home in [&first, &second] {
         assert_eq!(home.decrypt_in(encrypted.as_bytes()), INNER);
@@ -263,23 +253,34 @@ fn unusable_keys_are_refused_with_their_reason() {
 }
 
 #[test]
-fn messages_encrypted_already_are_recognised() {
+fn messages_encrypted_already_as_a_whole_are_recognised_and_no_others() {
     let encrypted_top = "From: a@example.org\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=x\n\n--x--\n";
     let smime_top = "From: a@example.org\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\n\nMIAG\n";
-    let inline = "From: a@example.org\nContent-Type: text/plain\n\n-----BEGIN PGP MESSAGE-----\nhQEM\n-----END PGP MESSAGE-----\n";
-    let attachment = "From: a@example.org\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: application/octet-stream; name=\"mail.p7m\"\n\nMIAG\n--b--\n";
-    for sample in [encrypted_top, smime_top, inline, attachment] {
-        assert!(
+    let inline = "From: a@example.org\nContent-Type: text/plain\n\n-----BEGIN PGP MESSAGE-----\n\nhQEM\n-----END PGP MESSAGE-----\n";
+    for (sample, reason) in [
+        (encrypted_top, AlreadyEncrypted::PgpMime),
+        (smime_top, AlreadyEncrypted::Smime),
+        (inline, AlreadyEncrypted::InlinePgp),
+    ] {
+        assert_eq!(
             is_already_encrypted(&mut sample.as_bytes()).unwrap(),
+            Some(reason),
             "{sample}"
         );
     }
-    assert!(!is_already_encrypted(&mut message().as_bytes()).unwrap());
+    let attachment = "From: a@example.org\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nplain words\n--b\nContent-Type: application/octet-stream; name=\"mail.p7m\"\n\nMIAG\n--b--\n";
     let mentions = "From: a@example.org\n\nHow do I read a -----BEGIN PGP MESSAGE----- block?\n";
-    assert!(
-        !is_already_encrypted(&mut mentions.as_bytes()).unwrap(),
-        "a mention is not a message"
+    let forwarded = format!(
+        "From: a@example.org\n\nForwarded:\n{}",
+        inline.split_once("\n\n").unwrap().1
     );
+    for sample in [attachment, mentions, &forwarded, &message()] {
+        assert_eq!(
+            is_already_encrypted(&mut sample.as_bytes()).unwrap(),
+            None,
+            "{sample}"
+        );
+    }
 }
 
 #[test]
@@ -290,14 +291,9 @@ fn a_protected_subject_travels_inside_and_the_outer_one_says_nothing() {
     let now = SystemTime::now() + Duration::from_secs(1);
     let recipients = parse_keys(Algorithm::Aes256, &[key], 10, now).unwrap();
     let mut output = Vec::new();
-    encrypt_message(
-        Algorithm::Aes256,
-        &recipients,
-        true,
-        &mut message().as_bytes(),
-        &mut output,
-    )
-    .unwrap();
+    Encryptor::new(Algorithm::Aes256, recipients, true, SystemTime::now())
+        .encrypt(&mut message().as_bytes(), &mut output)
+        .unwrap();
     let encrypted = String::from_utf8(output).unwrap();
     assert!(encrypted.contains("\nSubject: ...\n"), "{encrypted}");
     assert!(

@@ -250,6 +250,7 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
         algorithm: "aes-256".into(),
         keys,
         protect_subject: false,
+        accepted_at: None,
     };
     use latchkey_core::directory::JobStore;
     let now = time::OffsetDateTime::now_utc()
@@ -280,7 +281,6 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
 
 #[tokio::test]
 async fn mail_delivered_later_is_encrypted_by_the_delivery_filter() {
-    use latchkey_core::domain::Uid;
     use latchkey_workers::delivery::{Delivered, encrypt_for_delivery};
     use std::io::{Seek, Write};
 
@@ -301,14 +301,9 @@ async fn mail_delivered_later_is_encrypted_by_the_delivery_filter() {
             spool.write_all(content.as_bytes()).unwrap();
             spool.rewind().unwrap();
             let mut output = Vec::new();
-            let outcome = encrypt_for_delivery(
-                &directory,
-                &Uid::parse(uid).unwrap(),
-                &mut spool,
-                &mut output,
-            )
-            .await
-            .unwrap();
+            let outcome = encrypt_for_delivery(&directory, uid, &mut spool, &mut output)
+                .await
+                .unwrap();
             (outcome, String::from_utf8(output).unwrap())
         }
     };

@@ -9,6 +9,7 @@ mod bad_input;
 mod crash_safety;
 mod dovecot;
 mod encryption_formats;
+mod faithful_mail;
 mod large_messages;
 mod mailbox_encryption;
 mod password;

@@ -2,7 +2,7 @@
 //! real `openssl cms -decrypt` for every recipient of a message, RSA and
 //! EC alike, when the content spans many encrypted chunks.
 
-use latchkey_core::encryption::{Algorithm, Encrypted, encrypt_message, parse_keys};
+use latchkey_core::encryption::{Algorithm, Encrypted, Encryptor, parse_keys};
 use latchkey_tests::keys::SmimeIdentity;
 use std::time::SystemTime;
 
@@ -33,14 +33,9 @@ fn every_recipient_of_a_large_smime_message_decrypts_it_with_openssl_cms() {
     for algorithm in [Algorithm::Aes256Cbc, Algorithm::Aes128Gcm] {
         let recipients = parse_keys(algorithm, &keys, 10, SystemTime::now()).unwrap();
         let mut output = Vec::new();
-        let outcome = encrypt_message(
-            algorithm,
-            &recipients,
-            false,
-            &mut message.as_bytes(),
-            &mut output,
-        )
-        .unwrap();
+        let outcome = Encryptor::new(algorithm, recipients, false, SystemTime::now())
+            .encrypt(&mut message.as_bytes(), &mut output)
+            .unwrap();
         assert_eq!(outcome, Encrypted::Now);
         let text = String::from_utf8(output).unwrap();
         let (headers, base64) = text.split_once("\r\n\r\n").unwrap();

@@ -1,11 +1,13 @@
 //! `latchkey-encrypt <user>`: reads one message on stdin and writes it to
 //! stdout, encrypted for the user if their account has encryption at rest
-//! on. Exits 75 (EX_TEMPFAIL) when it cannot tell or cannot encrypt, so the
-//! mail server retries instead of storing the message in the clear.
+//! on. Exits 75 (EX_TEMPFAIL) when it cannot tell or cannot encrypt, or
+//! when the directory has no such account, so the mail server retries
+//! instead of storing the message in the clear; each with a line on stderr
+//! saying why.
 
 use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
-use latchkey_core::domain::Uid;
+use latchkey_workers::delivery::{Delivered, encrypt_for_delivery};
 use std::io::{Seek, SeekFrom, Write};
 use std::process::ExitCode;
 
@@ -20,7 +22,11 @@ async fn main() -> ExitCode {
         return ExitCode::from(EX_USAGE);
     };
     match run(&user).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Delivered::NotEncrypted(reason)) => {
+            eprintln!("latchkey-encrypt: delivered to {user} unencrypted and marked so: {reason}");
+            ExitCode::SUCCESS
+        }
+        Ok(_) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("latchkey-encrypt: {error:#}");
             ExitCode::from(EX_TEMPFAIL)
@@ -28,18 +34,16 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(user: &str) -> anyhow::Result<()> {
+async fn run(user: &str) -> anyhow::Result<Delivered> {
     let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
     let settings = Settings::load(file.as_deref(), None)?;
-    let uid = Uid::parse(user)?;
     let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
     // Spool to a file: large messages stream through without filling memory.
     let mut spool = tempfile::tempfile()?;
     std::io::copy(&mut std::io::stdin().lock(), &mut spool)?;
     spool.seek(SeekFrom::Start(0))?;
     let mut output = std::io::BufWriter::new(std::io::stdout());
-    latchkey_workers::delivery::encrypt_for_delivery(&directory, &uid, &mut spool, &mut output)
-        .await?;
+    let delivered = encrypt_for_delivery(&directory, user, &mut spool, &mut output).await?;
     output.flush()?;
-    Ok(())
+    Ok(delivered)
 }

@@ -3,9 +3,8 @@ use crate::mailbox::encrypt::{BatchProgress, encrypt_batch};
 use crate::mailbox::maildir::{Maildir, MessageFile};
 use crate::outcome::Outcome;
 use crate::step::Context;
-use base64::Engine;
 use latchkey_core::directory::{Directory, EncryptionSettings, JobUpdate};
-use latchkey_core::encryption::{Algorithm, Method, Recipients, load_stored};
+use latchkey_core::encryption::Encryptor;
 use latchkey_core::job::{DisableEncryption, EncryptMailbox};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -20,28 +19,23 @@ const MAX_ROUNDS: usize = 5;
 /// not encrypted yet, under a lease so only one pass runs per account.
 #[tracing::instrument(skip_all, fields(account = %job.account))]
 pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMailbox) -> Outcome {
-    let (Some(method), Some(algorithm)) =
-        (Method::parse(&job.method), Algorithm::parse(&job.algorithm))
-    else {
-        return Outcome::Failed("the encryption settings are not readable".into());
-    };
-    let keys: Result<Vec<Vec<u8>>, _> = job
-        .keys
-        .iter()
-        .map(|key| base64::engine::general_purpose::STANDARD.decode(key))
-        .collect();
-    let recipients = match keys
-        .map_err(|error| error.to_string())
-        .and_then(|keys| load_stored(method, &keys).map_err(|error| error.to_string()))
-    {
-        Ok(recipients) => Arc::new(recipients),
+    let accepted_at = job.accepted_at.unwrap_or_else(|| context.clock.now());
+    let encryptor = Encryptor::from_stored(
+        &job.method,
+        &job.algorithm,
+        &job.keys,
+        job.protect_subject,
+        accepted_at.into(),
+    );
+    let encryptor = match encryptor {
+        Ok(encryptor) => Arc::new(encryptor),
         Err(error) => return Outcome::Failed(format!("the keys cannot be used: {error}")),
     };
     let wanted = EncryptionSettings {
         method: job.method.clone(),
         algorithm: job.algorithm.clone(),
         keys: job.keys.clone(),
-        since: Some(context.clock.now()),
+        since: Some(accepted_at),
         protect_subject: job.protect_subject,
     };
     let stored = on_current_account(&context.directory, &job.account, |account| {
@@ -72,7 +66,7 @@ pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMa
     if let Err(outcome) = take_lease(context, job, &holder).await {
         return outcome;
     }
-    let outcome = pass(context, job, algorithm, recipients, &holder).await;
+    let outcome = pass(context, job, encryptor, &holder).await;
     if let Err(error) = context.directory.release_lease(&job.account, &holder).await {
         tracing::warn!(%error, "could not give the lease back; it expires by itself");
     }
@@ -104,8 +98,7 @@ async fn take_lease<D: Directory>(
 async fn pass<D: Directory>(
     context: &Context<D>,
     job: &EncryptMailbox,
-    algorithm: Algorithm,
-    recipients: Arc<Recipients>,
+    encryptor: Arc<Encryptor>,
     holder: &str,
 ) -> Outcome {
     let maildir = Maildir::new(context.mailbox.maildir_of(&job.uid));
@@ -131,17 +124,10 @@ async fn pass<D: Directory>(
         total += fresh.len() as u64;
         let encrypted_before = progress.encrypted.load(Ordering::Relaxed);
         let batch = {
-            let (recipients, progress) = (Arc::clone(&recipients), Arc::clone(&progress));
-            let (threads, protect_subject) = (context.mailbox.threads, job.protect_subject);
+            let (encryptor, progress) = (Arc::clone(&encryptor), Arc::clone(&progress));
+            let threads = context.mailbox.threads;
             tokio::task::spawn_blocking(move || {
-                encrypt_batch(
-                    &fresh,
-                    algorithm,
-                    &recipients,
-                    protect_subject,
-                    threads,
-                    &progress,
-                )
+                encrypt_batch(&fresh, &encryptor, threads, &progress)
             })
         };
         if let Err(outcome) = watch(context, job, holder, &progress, total, batch).await {
@@ -151,8 +137,9 @@ async fn pass<D: Directory>(
             break;
         }
     }
-    report(context, job, total, total).await;
-    tracing::info!(target: "audit", event = "mailbox_encrypted", account = %job.account, messages = total);
+    report(context, job, &progress, total).await;
+    let skipped = progress.skipped();
+    tracing::info!(target: "audit", event = "mailbox_encrypted", account = %job.account, messages = total, ?skipped);
     Outcome::Done
 }
 
@@ -177,7 +164,7 @@ async fn watch<D: Directory>(
                 };
             }
             _ = ticks.tick() => {
-                report(context, job, progress.done.load(Ordering::Relaxed), total).await;
+                report(context, job, progress, total).await;
                 if lease_taken.elapsed() >= Duration::from_secs(context.mailbox.lease_seconds / 2) {
                     if let Err(outcome) = take_lease(context, job, holder).await {
                         // Another pass may take over: stop after the messages in hand.
@@ -192,9 +179,17 @@ async fn watch<D: Directory>(
     }
 }
 
-async fn report<D: Directory>(context: &Context<D>, job: &EncryptMailbox, done: u64, total: u64) {
+/// Writes the progress so far to the job record: messages handled of
+/// those found, and those left alone by reason.
+async fn report<D: Directory>(
+    context: &Context<D>,
+    job: &EncryptMailbox,
+    progress: &BatchProgress,
+    total: u64,
+) {
     let update = JobUpdate {
-        progress: Some((done, total)),
+        progress: Some((progress.done.load(Ordering::Relaxed), total)),
+        skipped: Some(progress.skipped()),
         ..Default::default()
     };
     if let Err(error) = context

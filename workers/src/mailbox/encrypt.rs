@@ -8,7 +8,7 @@
 
 use super::maildir::{MessageFile, sync_directories};
 use super::rewrite::Staged;
-use latchkey_core::encryption::{Algorithm, EncryptError, Encrypted, Recipients, encrypt_message};
+use latchkey_core::encryption::{AlreadyEncrypted, EncryptError, Encrypted, Encryptor};
 use std::io;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -26,7 +26,7 @@ enum Rewritten {
     /// Encrypted now.
     Encrypted,
     /// Encrypted already; left as it was (but for a stale `S=`).
-    AlreadyEncrypted,
+    AlreadyEncrypted(AlreadyEncrypted),
     /// Moved or deleted by a mail client meanwhile; a later round finds it.
     Gone,
 }
@@ -47,21 +47,14 @@ fn gone_if_not_found<T>(result: Result<T, EncryptError>, done: T) -> Result<T, E
 }
 
 /// Encrypts one message into `tmp/`, reading it once.
-fn stage_one(
-    message: &MessageFile,
-    algorithm: Algorithm,
-    recipients: &Recipients,
-    protect_subject: bool,
-) -> Result<Staging, EncryptError> {
-    let staged = message.stage(|input, output| {
-        encrypt_message(algorithm, recipients, protect_subject, input, output)
-    });
+fn stage_one(message: &MessageFile, encryptor: &Encryptor) -> Result<Staging, EncryptError> {
+    let staged = message.stage(|input, output| encryptor.encrypt(input, output));
     let staging = staged.and_then(|(outcome, staged)| match outcome {
         Encrypted::Now => Ok(Staging::Ready(staged)),
-        Encrypted::Already => {
+        Encrypted::Already(reason) => {
             drop(staged);
             message.correct_stale_size()?;
-            Ok(Staging::Finished(Rewritten::AlreadyEncrypted))
+            Ok(Staging::Finished(Rewritten::AlreadyEncrypted(reason)))
         }
     });
     gone_if_not_found(staging, Staging::Finished(Rewritten::Gone))
@@ -82,16 +75,35 @@ pub struct BatchProgress {
     pub done: AtomicU64,
     /// Messages encrypted now.
     pub encrypted: AtomicU64,
+    /// Messages left alone because they were encrypted already, by reason
+    /// (in the order of [`AlreadyEncrypted::ALL`]).
+    pub skipped: [AtomicU64; AlreadyEncrypted::ALL.len()],
     /// Set to stop the batch after the messages in hand (the lease was lost).
     pub cancel: AtomicBool,
 }
 
 impl BatchProgress {
     fn count(&self, outcome: Rewritten) {
-        if outcome == Rewritten::Encrypted {
-            self.encrypted.fetch_add(1, Ordering::Relaxed);
-        }
+        match outcome {
+            Rewritten::Encrypted => self.encrypted.fetch_add(1, Ordering::Relaxed),
+            Rewritten::AlreadyEncrypted(reason) => {
+                let at = AlreadyEncrypted::ALL
+                    .iter()
+                    .position(|known| *known == reason);
+                self.skipped[at.expect("every reason is listed")].fetch_add(1, Ordering::Relaxed)
+            }
+            Rewritten::Gone => 0,
+        };
         self.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The messages skipped so far, by reason, as job records count them.
+    pub fn skipped(&self) -> std::collections::BTreeMap<String, u64> {
+        let counts = AlreadyEncrypted::ALL.iter().zip(&self.skipped);
+        counts
+            .map(|(reason, count)| (reason.as_str().to_owned(), count.load(Ordering::Relaxed)))
+            .filter(|(_, count)| *count > 0)
+            .collect()
     }
 }
 
@@ -101,9 +113,7 @@ impl BatchProgress {
 /// which is safe, and copies staged by then are still put in place).
 pub fn encrypt_batch(
     messages: &[MessageFile],
-    algorithm: Algorithm,
-    recipients: &Recipients,
-    protect_subject: bool,
+    encryptor: &Encryptor,
     threads: usize,
     progress: &BatchProgress,
 ) -> Result<(), EncryptError> {
@@ -141,7 +151,7 @@ pub fn encrypt_batch(
                     let Some(message) = messages.get(next.fetch_add(1, Ordering::Relaxed)) else {
                         break;
                     };
-                    match stage_one(message, algorithm, recipients, protect_subject) {
+                    match stage_one(message, encryptor) {
                         Ok(Staging::Ready(staged)) => {
                             if sender.send(staged).is_err() {
                                 break;
