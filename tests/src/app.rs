@@ -123,6 +123,23 @@ fn init_logs() {
     });
 }
 
+/// `target/<profile>/<name>`, built by `cargo build --bins` (which
+/// `deploy/local/test` runs).
+fn built_binary(name: &str) -> std::path::PathBuf {
+    let deps = std::env::current_exe().expect("the test binary's path");
+    let binary = deps
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps")
+        .join(name);
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --bins` first (deploy/local/test does)",
+        binary.display()
+    );
+    binary
+}
+
 /// Starts slapd, the gateway and `options.workers` workers.
 pub async fn spawn_app(options: AppOptions) -> TestApp {
     init_logs();
@@ -245,17 +262,7 @@ impl TestApp {
     /// Starts the real worker binary (`target/<profile>/latchkey-worker`,
     /// built by `cargo build --bins`, which `deploy/local/test` runs) for this stack.
     pub fn worker_process(&self) -> WorkerProcess {
-        let deps = std::env::current_exe().expect("the test binary's path");
-        let binary = deps
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target/<profile>/deps")
-            .join("latchkey-worker");
-        assert!(
-            binary.exists(),
-            "{} is missing: run `cargo build --bins` first (deploy/local/test does)",
-            binary.display()
-        );
+        let binary = built_binary("latchkey-worker");
         let logs = if std::env::var_os("TEST_LOG").is_some() {
             std::process::Stdio::inherit()
         } else {
@@ -270,6 +277,25 @@ impl TestApp {
             .spawn()
             .expect("the worker starts");
         WorkerProcess(child)
+    }
+
+    /// Runs the real delivery filter, `latchkey-encrypt <user>`, on
+    /// `message` with this stack's settings, as a mail server would.
+    pub fn delivery_filter(&self, user: &str, message: &[u8]) -> std::process::Output {
+        use std::io::Write;
+        let mut child = std::process::Command::new(built_binary("latchkey-encrypt"))
+            .arg(user)
+            .env_clear()
+            .envs(&self.env)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("latchkey-encrypt starts");
+        let mut stdin = child.stdin.take().expect("a pipe");
+        stdin.write_all(message).expect("the message is written");
+        drop(stdin);
+        child.wait_with_output().expect("latchkey-encrypt ends")
     }
 
     /// The Maildir of `uid`.

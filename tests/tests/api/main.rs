@@ -7,6 +7,7 @@
 mod app_passwords;
 mod bad_input;
 mod crash_safety;
+mod delivery_filter;
 mod dovecot;
 mod encryption_formats;
 mod faithful_mail;
