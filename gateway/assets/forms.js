@@ -36,7 +36,8 @@ function showError(form, field, problem) {
 
 // ---- Reading forms into JSON ------------------------------------------
 
-/** Keys read from files chosen in a form, sent with its `keys` field. */
+/** Keys read from files chosen in a form (a promise of them while the files
+ * are read), sent with its `keys` field. */
 export const keyFiles = new WeakMap();
 
 export function splitKeys(text) {
@@ -46,7 +47,7 @@ export function splitKeys(text) {
   return trimmed ? [trimmed] : [];
 }
 
-function formBody(form) {
+function formBody(form, fileKeys) {
   const body = {};
   for (const input of form.querySelectorAll("input[name], select[name], textarea[name]")) {
     if (input.hasAttribute("data-local") || input.closest("[hidden]")) continue;
@@ -59,7 +60,7 @@ function formBody(form) {
     } else if (input.type === "radio") {
       if (input.checked) body[name] = input.value;
     } else if (input.hasAttribute("data-keys")) {
-      body[name] = [...splitKeys(input.value), ...(keyFiles.get(form) ?? [])];
+      body[name] = [...splitKeys(input.value), ...fileKeys];
     } else if (input.hasAttribute("data-number")) {
       if (input.value !== "") body[name] = Number(input.value);
     } else if (input.value !== "" || input.required) {
@@ -67,6 +68,12 @@ function formBody(form) {
     }
   }
   return body;
+}
+
+/** The body to send, once the key files chosen in the form are read. */
+async function requestBody(form, method) {
+  if (method === "DELETE" && !form.querySelector("input[name]:not([data-local])")) return undefined;
+  return formBody(form, (await keyFiles.get(form)) ?? []);
 }
 
 /** Checks made before sending: the same password twice, confirmations. */
@@ -161,16 +168,24 @@ export async function submit(event) {
     return;
   }
   const method = form.dataset.method ?? "POST";
-  const body = method === "DELETE" && !form.querySelector("input[name]:not([data-local])")
-    ? undefined
-    : formBody(form);
   const buttons = form.querySelectorAll("button[type=submit]");
   buttons.forEach((button) => (button.disabled = true));
   const status = form.querySelector("[data-status]");
   if (status) status.textContent = "Sending…";
+  const ready = () => {
+    buttons.forEach((button) => (button.disabled = false));
+    if (status) status.textContent = "";
+  };
+  let body;
+  try {
+    body = await requestBody(form, method);
+  } catch {
+    ready();
+    showError(form, "keys", "A chosen key file could not be read. Choose it again.");
+    return;
+  }
   const { ok, status: code, data } = await api(form.dataset.api, method, body);
-  buttons.forEach((button) => (button.disabled = false));
-  if (status) status.textContent = "";
+  ready();
   if (!ok) {
     if (code === 401 && form.id !== "sign-in" && form.id !== "second-step") {
       const expired = data.type === "/problems/session-expired";

@@ -63,6 +63,14 @@ async function readKeyFiles(input) {
     const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
     keys.push(...(text.includes("-----BEGIN ") ? splitKeys(text) : [bytesToBase64(bytes)]));
   }
+  return keys;
+}
+
+function chooseKeyFiles(input) {
+  // Kept as a promise, so a form sent while the files are still read waits
+  // for them instead of going without their keys.
+  const keys = readKeyFiles(input);
+  keys.catch(() => {}); // reported when the form is sent
   keyFiles.set(input.form, keys);
 }
 
@@ -101,7 +109,7 @@ document.addEventListener("change", (event) => {
       input.type = target.checked ? "text" : "password";
     }
   }
-  if (target.hasAttribute("data-key-files")) readKeyFiles(target);
+  if (target.hasAttribute("data-key-files")) chooseKeyFiles(target);
   if (target.hasAttribute("data-method-choice")) offerAlgorithms(target.form);
 });
 

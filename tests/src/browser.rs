@@ -155,6 +155,17 @@ impl Browser {
         .await
     }
 
+    /// Waits until `css` has a non-empty attribute `name` (an image's `src`
+    /// set by script); returns its value.
+    pub async fn wait_for_attribute(&self, css: &str, name: &str) -> String {
+        crate::eventually(&format!("{css} to have a {name}"), 30, || async {
+            let element = self.client.find(Locator::Css(css)).await.ok()?;
+            let value = element.attr(name).await.ok()??;
+            (!value.is_empty()).then_some(value)
+        })
+        .await
+    }
+
     /// Waits until the browser is at `path` of the portal.
     pub async fn wait_for_path(&self, path: &str) {
         crate::eventually(&format!("the browser to reach {path}"), 30, || async {

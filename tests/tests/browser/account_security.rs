@@ -92,15 +92,10 @@ async fn a_person_turns_on_two_factor_with_the_code_shown_and_signs_in_with_it()
     browser.visit("/two-factor").await;
     browser.screenshot("two-factor-off").await;
     browser.click("#start-enrolment button").await;
-    let secret = browser.text("#secret").await.replace(' ', "");
+    // The enrolment answer fills the key and the QR code after the click returns.
+    let secret = browser.wait_for_some_text("#secret").await.replace(' ', "");
     assert_eq!(secret.len(), 32, "a 160-bit base32 secret: {secret}");
-    let qr = browser
-        .find("#qr")
-        .await
-        .attr("src")
-        .await
-        .unwrap()
-        .unwrap();
+    let qr = browser.wait_for_attribute("#qr", "src").await;
     assert!(qr.starts_with("data:image/png;base64,"), "{qr}");
     browser.screenshot("two-factor-enrolment").await;
 

@@ -61,6 +61,9 @@ async fn a_person_uploads_a_key_and_watches_the_mailbox_encrypted_to_the_end() {
     assert!(text.contains(&format!("{max} of {max} messages")), "{text}");
     browser.run("window.scrollTo(0, 0)").await;
     browser.screenshot("encryption-done").await;
+    // The page was drawn when the job was queued, perhaps before the worker
+    // stored the settings; drawn again after the job, it shows them.
+    browser.visit("/encryption").await;
     let status = browser.text("#now-heading + p").await;
     assert!(status.contains("OpenPGP"), "{status}");
 }
@@ -104,6 +107,8 @@ async fn a_person_uploads_a_der_certificate_file_for_smime() {
         .unwrap();
     browser.click("#encryption button[type=submit]").await;
     browser.wait_for_text("[data-progress-text]", "Done").await;
+    // The settings show on a page drawn after the job, not before it.
+    browser.visit("/encryption").await;
     let status = browser.text("#now-heading + p").await;
     assert!(
         status.contains("S/MIME with AES-256-GCM, 1 key"),
