@@ -40,6 +40,7 @@ const stateWords = {
   queued: "Pending",
   running: "In progress",
   succeeded: "Done",
+  superseded: "Replaced by a newer change",
   failed: "Failed",
 };
 
@@ -63,14 +64,14 @@ export async function follow(id, update) {
       return null;
     }
     update(data);
-    if (data.state === "succeeded" || data.state === "failed") return data;
+    if (["succeeded", "superseded", "failed"].includes(data.state)) return data;
     await new Promise((resolve) => setTimeout(resolve, 1000));
   }
 }
 
 export function showJobIn(node, job) {
   node.textContent = describeJob(job);
-  node.className = node.className.replace(/\b(queued|running|succeeded|failed)\b/g, "").trim();
+  node.className = node.className.replace(/\b(queued|running|succeeded|superseded|failed)\b/g, "").trim();
   node.classList.add("state", job.state);
 }
 

@@ -6,34 +6,40 @@ use crate::routes::JobAccepted;
 use crate::state::AppState;
 use latchkey_core::broker::{Publisher, RequestId};
 use latchkey_core::directory::JobStore;
-use latchkey_core::domain::Dn;
-use latchkey_core::job::{JobMessage, JobRecord, Queue};
+use latchkey_core::job::{Envelope, JobMessage, JobRecord, Queue};
 
 impl<D: JobStore, P: Publisher> AppState<D, P> {
-    /// Records and publishes `message` for `owner`; 202 once the broker confirmed.
+    /// Records `message` for the account it changes, then publishes it in a
+    /// sealed envelope; 202 once the broker confirmed.
     pub async fn enqueue(
         &self,
         message: JobMessage,
-        owner: &Dn,
         request_id: &RequestId,
     ) -> ApiResult<JobAccepted> {
+        let owner = message.account().clone();
         // The directory keeps whole seconds; answer with what GET will show.
         let now = self.clock.now();
         let now = now.replace_nanosecond(0).unwrap_or(now);
         // A credential change is one unit; a mailbox pass counts its messages once it starts.
         let total = u64::from(message.queue() == Queue::Credentials);
-        let record = JobRecord::queued(message.job_id(), message.kind(), owner.clone(), total, now);
+        let record = JobRecord::queued(message.job_id(), message.kind(), owner, total, now);
         self.directory.create_job(&record).await?;
-        if let Err(error) = self.publisher.publish_job(&message, request_id).await {
+        let queue = message.queue();
+        let envelope = Envelope::new(message, now, request_id.0.clone()).seal(&self.keyring);
+        if let Err(error) = self
+            .publisher
+            .publish_job(queue, &envelope, request_id)
+            .await
+        {
             // Not durable, so not accepted: leave no record of a job that will never run.
             if let Err(cleanup) = self.directory.delete_job(record.id).await {
                 tracing::warn!(error = %cleanup, job = %record.id, "could not remove the unqueued job's record");
             }
             return Err(error.into());
         }
-        metrics::counter!("latchkey_jobs_published_total", "kind" => message.kind().as_str())
+        metrics::counter!("latchkey_jobs_published_total", "kind" => record.kind.as_str())
             .increment(1);
-        tracing::info!(target: "audit", event = "job_queued", kind = message.kind().as_str(), owner = %owner, job = %record.id);
+        tracing::info!(target: "audit", event = "job_queued", kind = record.kind.as_str(), owner = %record.owner, job = %record.id);
         Ok(JobAccepted::new(record))
     }
 }

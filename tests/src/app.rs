@@ -7,8 +7,6 @@ use base64::engine::general_purpose::STANDARD;
 use latchkey_core::clock::{ManualClock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::{Directory, LdapDirectory};
-use latchkey_core::password::PasswordHasher;
-use latchkey_core::seal::Keyring;
 use latchkey_workers::{Context, Worker, WorkerHandle};
 use rand::RngCore;
 use reqwest::Method;
@@ -225,22 +223,7 @@ impl TestApp {
 
     /// What a worker needs, over `directory`.
     pub fn context<D>(&self, directory: D) -> Context<D> {
-        let keyring = Keyring::from_lines(&self.settings.secrets.sealing_key, [])
-            .expect("the test sealing key");
-        let directory_keyring = Keyring::from_lines(&self.settings.secrets.directory_key, [])
-            .expect("the test directory key");
-        Context {
-            directory,
-            hasher: PasswordHasher::new(self.settings.argon2).expect("argon2 settings"),
-            keyring: Arc::new(keyring),
-            directory_keyring: Arc::new(directory_keyring),
-            clock: Arc::new(SystemClock),
-            revoke_app_passwords_on_password_change: self
-                .settings
-                .app_passwords
-                .revoke_on_password_change,
-            mailbox: self.settings.mailbox.clone(),
-        }
+        Context::new(&self.settings, directory, Arc::new(SystemClock)).expect("the test context")
     }
 
     /// Starts a worker in-process over `directory`.
@@ -458,7 +441,8 @@ impl TestApp {
                 .json()
                 .await
                 .ok()?;
-            matches!(job["state"].as_str(), Some("succeeded" | "failed")).then_some(job)
+            let finished = ["succeeded", "superseded", "failed"];
+            finished.contains(&job["state"].as_str()?).then_some(job)
         })
         .await
     }

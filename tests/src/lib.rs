@@ -32,6 +32,12 @@ pub mod demo {
     }
 }
 
+/// `message` in the envelope a gateway would seal it in, accepted now; for
+/// tests that call a worker's step directly.
+pub fn envelope(message: &latchkey_core::job::JobMessage) -> latchkey_core::job::Envelope {
+    latchkey_core::job::Envelope::new(message.clone(), time::OffsetDateTime::now_utc(), None)
+}
+
 /// Polls `check` every 20 ms until it returns `Some`, or panics after `seconds`
 /// naming `what`. Tests wait for conditions, never for fixed times.
 pub async fn eventually<T, F, Fut>(what: &str, seconds: u64, mut check: F) -> T

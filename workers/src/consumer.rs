@@ -1,7 +1,7 @@
 //! The consume loop: deliveries in, outcomes mapped to ack, retry or park.
 
 use crate::outcome::Outcome;
-use crate::step::{Context, process};
+use crate::step::{Context, Milestone, process, record};
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
 use lapin::message::Delivery;
@@ -10,8 +10,9 @@ use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
 use latchkey_core::broker::{ATTEMPT_HEADER, AmqpPublisher, Publisher, Topology};
 use latchkey_core::config::{BrokerSettings, WorkerSettings};
-use latchkey_core::directory::{Directory, JobUpdate};
-use latchkey_core::job::{JobMessage, JobState, Queue};
+use latchkey_core::directory::Directory;
+use latchkey_core::domain::JobId;
+use latchkey_core::job::{Envelope, Queue};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -157,94 +158,89 @@ where
         ended
     }
 
-    /// Processes one delivery and acknowledges it exactly once.
+    /// Processes one delivery and settles it exactly once: acked only once
+    /// what the outcome asks (a record, a retry, a park) is done; requeued
+    /// when the broker would not take the retry or the park.
     async fn settle(&self, queue: Queue, delivery: Delivery) {
-        let retries_done = retries_done(&delivery);
-        let message: JobMessage = match serde_json::from_slice(&delivery.data) {
-            Ok(message) => message,
+        let envelope = match Envelope::open(&self.context.keyring, &delivery.data) {
+            Ok(envelope) => envelope,
             Err(error) => {
-                tracing::error!(%error, "unreadable job message; parking it");
-                self.park_then_ack(&delivery).await;
+                tracing::warn!(target: "audit", event = "job_refused", reason = %error, "a message on the job queue is not an authentic job; parking it");
+                self.park_then_settle(&delivery, None).await;
                 return;
             }
         };
-        let job_id = message.job_id();
+        let retries_done = retries_done(&delivery);
         let attempt = retries_done + 1;
-        let outcome = process(&self.context, &message, attempt).await;
-        metrics::counter!("latchkey_jobs_total", "kind" => message.kind().as_str(), "outcome" => outcome_label(&outcome)).increment(1);
-        let (state, error) = match outcome {
-            Outcome::Done => {
-                ack(&delivery).await;
-                return;
+        let outcome = process(&self.context, &envelope, attempt).await;
+        metrics::counter!("latchkey_jobs_total", "kind" => envelope.kind.as_str(), "outcome" => outcome_label(&outcome)).increment(1);
+        let job = envelope.job_id;
+        match outcome {
+            Outcome::Done | Outcome::Superseded => ack(&delivery).await,
+            Outcome::Failed(reason) => {
+                self.record_then_ack(&delivery, job, Milestone::Failed(reason))
+                    .await
             }
-            Outcome::Failed(reason) => (JobState::Failed, reason),
+            Outcome::Refused(reason) => {
+                tracing::warn!(target: "audit", event = "job_refused", job = %job, account = %envelope.account, %reason, "refusing the job; parking it");
+                self.park_then_settle(&delivery, None).await;
+            }
             Outcome::Retry(reason) => {
                 tracing::warn!(%reason, attempt, "job failed for now");
                 match self.topology.retry_queue(queue, retries_done as usize) {
                     Some(retry_queue) => {
-                        let headers = with_retries(&delivery, retries_done + 1);
-                        if let Err(error) = self
+                        let headers = with_retries(&delivery, attempt);
+                        let scheduled = self
                             .publisher
                             .publish_to_queue(&retry_queue, &delivery.data, headers)
-                            .await
-                        {
-                            tracing::error!(%error, "cannot schedule the retry; returning the job to its queue");
-                            nack_requeue(&delivery).await;
-                            return;
+                            .await;
+                        match scheduled {
+                            Ok(()) => {
+                                let milestone = Milestone::RetryScheduled { attempt };
+                                self.record_then_ack(&delivery, job, milestone).await;
+                            }
+                            Err(error) => {
+                                tracing::error!(%error, "cannot schedule the retry; returning the job to its queue");
+                                nack_requeue(&delivery).await;
+                            }
                         }
-                        (
-                            JobState::Queued,
-                            format!(
-                                "temporarily failed (attempt {attempt}); it will be retried automatically"
-                            ),
-                        )
                     }
                     None => {
-                        self.park(&delivery).await;
-                        (
-                            JobState::Failed,
-                            format!(
-                                "could not be applied after {attempt} attempts; please try again later or contact support"
-                            ),
-                        )
+                        let gave_up = Milestone::GaveUp { attempts: attempt };
+                        self.park_then_settle(&delivery, Some((job, gave_up))).await;
                     }
                 }
             }
-        };
-        let update = JobUpdate {
-            state: Some(state),
-            error: Some(Some(error)),
-            ..Default::default()
-        };
-        if let Err(error) = self
-            .context
-            .directory
-            .update_job(job_id, update, self.context.clock.now())
-            .await
-        {
-            tracing::warn!(%error, job = %job_id, "could not record the job's state");
         }
-        ack(&delivery).await;
     }
 
-    /// Keeps a job that failed for good in the failed queue, for operators.
-    async fn park(&self, delivery: &Delivery) -> bool {
+    /// Writes the record, then acks; a record that cannot be written is
+    /// logged (the job's effect, or its failure, stands either way).
+    async fn record_then_ack(&self, delivery: &Delivery, job: JobId, milestone: Milestone) {
+        if let Err(error) = record(&self.context, job, milestone).await {
+            tracing::warn!(%error, job = %job, "could not record the job's state");
+        }
+        ack(delivery).await;
+    }
+
+    /// Keeps a job in the failed queue for operators, then records
+    /// `milestone` if given and acks; if the broker will not take it, the
+    /// job goes back to its queue instead, never lost.
+    async fn park_then_settle(&self, delivery: &Delivery, milestone: Option<(JobId, Milestone)>) {
         let headers = delivery.properties.headers().clone().unwrap_or_default();
         let parked = self
             .publisher
             .publish_to_queue(&self.topology.failed_queue(), &delivery.data, headers)
             .await;
-        if let Err(error) = &parked {
-            tracing::error!(%error, "cannot park the job; returning it to its queue");
-        }
-        parked.is_ok()
-    }
-
-    async fn park_then_ack(&self, delivery: &Delivery) {
-        if self.park(delivery).await {
-            ack(delivery).await;
-        } else {
-            nack_requeue(delivery).await;
+        match (parked, milestone) {
+            (Err(error), _) => {
+                tracing::error!(%error, "cannot park the job; returning it to its queue");
+                nack_requeue(delivery).await;
+            }
+            (Ok(()), Some((job, milestone))) => {
+                self.record_then_ack(delivery, job, milestone).await
+            }
+            (Ok(()), None) => ack(delivery).await,
         }
     }
 }
@@ -312,8 +308,10 @@ fn with_retries(delivery: &Delivery, retries: u32) -> FieldTable {
 fn outcome_label(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Done => "done",
+        Outcome::Superseded => "superseded",
         Outcome::Retry(_) => "retry",
         Outcome::Failed(_) => "failed",
+        Outcome::Refused(_) => "refused",
     }
 }
 

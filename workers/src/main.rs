@@ -4,8 +4,6 @@ use anyhow::Context as _;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
-use latchkey_core::password::PasswordHasher;
-use latchkey_core::seal::Keyring;
 use latchkey_workers::health::{self, Probes};
 use latchkey_workers::{Context, Worker, handlers};
 use std::sync::Arc;
@@ -32,22 +30,7 @@ async fn main() -> anyhow::Result<()> {
     let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
     let settings = Settings::load(file.as_deref(), None)?;
     let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
-    let keyring = Keyring::from_lines(
-        &settings.secrets.sealing_key,
-        &settings.secrets.previous_sealing_keys,
-    )
-    .context("secrets.sealing_key")?;
-    let directory_keyring = Keyring::from_lines(&settings.secrets.directory_key, [])
-        .context("secrets.directory_key")?;
-    let context = Context {
-        directory: directory.clone(),
-        hasher: PasswordHasher::new(settings.argon2).context("argon2 settings")?,
-        keyring: Arc::new(keyring),
-        directory_keyring: Arc::new(directory_keyring),
-        clock: Arc::new(SystemClock),
-        revoke_app_passwords_on_password_change: settings.app_passwords.revoke_on_password_change,
-        mailbox: settings.mailbox.clone(),
-    };
+    let context = Context::new(&settings, directory.clone(), Arc::new(SystemClock))?;
     let sweep_interval =
         std::time::Duration::from_secs(settings.app_passwords.sweep_interval_seconds.max(1));
     tokio::spawn(sweep_expired_app_passwords(

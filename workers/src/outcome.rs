@@ -3,8 +3,13 @@
 pub enum Outcome {
     /// Applied (or already applied: redelivery is harmless).
     Done,
+    /// Not applied: a newer request for the same feature was applied first.
+    Superseded,
     /// Failed for a reason that may pass (directory unreachable); try later.
     Retry(String),
     /// Failed for good; the text is shown to the user.
     Failed(String),
+    /// Not a job to apply (no record, or a record of another account or
+    /// kind): parked for operators, its record left alone; the text says why.
+    Refused(String),
 }

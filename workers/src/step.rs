@@ -1,11 +1,15 @@
-//! One processing step: the job record's bookkeeping around a handler.
+//! One processing step: the checks a job must pass before it is applied,
+//! the handler that applies it, and the one function that writes each state
+//! of a job's record ([`record`]).
 
 use crate::handlers;
 use crate::outcome::Outcome;
+use anyhow::Context as _;
 use latchkey_core::clock::Clock;
-use latchkey_core::config::MailboxSettings;
-use latchkey_core::directory::{Directory, JobUpdate};
-use latchkey_core::job::{JobMessage, JobState, Queue};
+use latchkey_core::config::{MailboxSettings, Settings};
+use latchkey_core::directory::{Directory, DirectoryError, JobUpdate};
+use latchkey_core::domain::JobId;
+use latchkey_core::job::{Envelope, JobMessage, JobState, Queue};
 use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
 use std::sync::Arc;
@@ -17,7 +21,7 @@ pub struct Context<D> {
     pub directory: D,
     /// Hashes new secrets.
     pub hasher: PasswordHasher,
-    /// Opens the secrets sealed inside job messages.
+    /// Opens job envelopes and the secrets sealed inside them.
     pub keyring: Arc<Keyring>,
     /// Seals secrets stored in the directory (TOTP seeds).
     pub directory_keyring: Arc<Keyring>,
@@ -29,30 +33,151 @@ pub struct Context<D> {
     pub mailbox: MailboxSettings,
 }
 
-/// Runs attempt number `attempt` (from 1) of `message`, keeping its job
-/// record up to date, and says what became of it.
-#[tracing::instrument(skip_all, fields(job = %message.job_id(), kind = message.kind().as_str(), attempt))]
-pub async fn process<D>(context: &Context<D>, message: &JobMessage, attempt: u32) -> Outcome
+impl<D> Context<D> {
+    /// The context `settings` describe, over `directory`.
+    pub fn new(settings: &Settings, directory: D, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let keyring = Keyring::from_lines(
+            &settings.secrets.sealing_key,
+            &settings.secrets.previous_sealing_keys,
+        )
+        .context("secrets.sealing_key")?;
+        let directory_keyring = Keyring::from_lines(&settings.secrets.directory_key, [])
+            .context("secrets.directory_key")?;
+        Ok(Self {
+            directory,
+            hasher: PasswordHasher::new(settings.argon2).context("argon2 settings")?,
+            keyring: Arc::new(keyring),
+            directory_keyring: Arc::new(directory_keyring),
+            clock,
+            revoke_app_passwords_on_password_change: settings
+                .app_passwords
+                .revoke_on_password_change,
+            mailbox: settings.mailbox.clone(),
+        })
+    }
+}
+
+/// A point in a job's life that its record shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Milestone {
+    /// Attempt number `attempt` (from 1) has started.
+    Running {
+        /// The attempt.
+        attempt: u32,
+    },
+    /// Applied; credential jobs count as one unit done.
+    Succeeded {
+        /// The job's queue.
+        queue: Queue,
+    },
+    /// A newer request for the same feature was applied first.
+    Superseded,
+    /// Attempt `attempt` failed for now; a retry is scheduled.
+    RetryScheduled {
+        /// The attempt that failed.
+        attempt: u32,
+    },
+    /// Failed for good, for the reason given (shown to the user).
+    Failed(String),
+    /// Every attempt failed for now; the job is parked.
+    GaveUp {
+        /// Attempts made.
+        attempts: u32,
+    },
+}
+
+/// Writes `milestone` into the record of job `id`.
+pub async fn record<D: Directory>(
+    context: &Context<D>,
+    id: JobId,
+    milestone: Milestone,
+) -> Result<(), DirectoryError> {
+    let (state, error) = match &milestone {
+        Milestone::Running { .. } => (JobState::Running, None),
+        Milestone::Succeeded { .. } => (JobState::Succeeded, Some(None)),
+        Milestone::Superseded => (
+            JobState::Superseded,
+            Some(Some(
+                "a newer change of the same setting was applied first; this one changed nothing"
+                    .to_owned(),
+            )),
+        ),
+        Milestone::RetryScheduled { attempt } => (
+            JobState::Queued,
+            Some(Some(format!(
+                "temporarily failed (attempt {attempt}); it will be retried automatically"
+            ))),
+        ),
+        Milestone::Failed(reason) => (JobState::Failed, Some(Some(reason.clone()))),
+        Milestone::GaveUp { attempts } => (
+            JobState::Failed,
+            Some(Some(format!(
+                "could not be applied after {attempts} attempts; please try again later or contact support"
+            ))),
+        ),
+    };
+    let update = JobUpdate {
+        state: Some(state),
+        attempts: match milestone {
+            Milestone::Running { attempt } => Some(attempt),
+            _ => None,
+        },
+        // A credential change is one unit of work; long jobs report their own progress.
+        progress: match milestone {
+            Milestone::Succeeded {
+                queue: Queue::Credentials,
+            } => Some((1, 1)),
+            _ => None,
+        },
+        error,
+        ..Default::default()
+    };
+    context
+        .directory
+        .update_job(id, update, context.clock.now())
+        .await
+}
+
+/// Runs attempt number `attempt` (from 1) of the job in `envelope`, keeping
+/// its record up to date, and says what became of it. A job whose record
+/// is missing, or names another owner or kind, is refused untouched.
+#[tracing::instrument(skip_all, fields(job = %envelope.job_id, kind = envelope.kind.as_str(), attempt))]
+pub async fn process<D>(context: &Context<D>, envelope: &Envelope, attempt: u32) -> Outcome
 where
     D: Directory,
 {
-    let running = JobUpdate {
-        state: Some(JobState::Running),
-        attempts: Some(attempt),
-        ..Default::default()
+    let stored = match context.directory.job(envelope.job_id).await {
+        Ok(Some(stored)) => stored,
+        Ok(None) => return Outcome::Refused("no job record exists for it".into()),
+        Err(error) => return Outcome::Retry(error.to_string()),
     };
-    if let Err(error) = context
-        .directory
-        .update_job(message.job_id(), running, context.clock.now())
-        .await
-    {
-        // No record means no way to report; the directory being down means try later.
-        if error.is_transient() {
-            return Outcome::Retry(error.to_string());
-        }
-        tracing::warn!(%error, "job record unavailable; applying the job anyway");
+    if stored.owner != envelope.account || stored.kind != envelope.kind {
+        return Outcome::Refused(format!(
+            "its record belongs to another account or kind ({} of {})",
+            stored.kind.as_str(),
+            stored.owner
+        ));
     }
-    let outcome = match message {
+    if let Err(error) = record(context, envelope.job_id, Milestone::Running { attempt }).await {
+        return Outcome::Retry(format!("recording the start: {error}"));
+    }
+    let outcome = apply(context, &envelope.body).await;
+    let finished = match outcome {
+        Outcome::Done => Milestone::Succeeded {
+            queue: envelope.kind.queue(),
+        },
+        Outcome::Superseded => Milestone::Superseded,
+        _ => return outcome,
+    };
+    if let Err(error) = record(context, envelope.job_id, finished).await {
+        // The change is committed; a redelivery finds it applied and records it then.
+        return Outcome::Retry(format!("recording the success: {error}"));
+    }
+    outcome
+}
+
+async fn apply<D: Directory>(context: &Context<D>, message: &JobMessage) -> Outcome {
+    match message {
         JobMessage::ChangePassword(job) => handlers::change_password(context, job).await,
         JobMessage::EnableTotp(job) => handlers::enable_totp(context, job).await,
         JobMessage::DisableTotp(job) => handlers::disable_totp(context, job).await,
@@ -63,24 +188,5 @@ where
         JobMessage::RevokeAppPasswords(job) => handlers::revoke_app_passwords(context, job).await,
         JobMessage::EncryptMailbox(job) => handlers::encrypt_mailbox(context, job).await,
         JobMessage::DisableEncryption(job) => handlers::disable_encryption(context, job).await,
-    };
-    if outcome == Outcome::Done {
-        let done = JobUpdate {
-            state: Some(JobState::Succeeded),
-            error: Some(None),
-            // A credential change is one unit of work; long jobs report their own progress.
-            progress: (message.queue() == Queue::Credentials).then_some((1, 1)),
-            ..Default::default()
-        };
-        if let Err(error) = context
-            .directory
-            .update_job(message.job_id(), done, context.clock.now())
-            .await
-        {
-            // The change is committed; a redelivery would find it applied and
-            // record the success then.
-            return Outcome::Retry(format!("recording the success: {error}"));
-        }
     }
-    outcome
 }

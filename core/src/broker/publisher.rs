@@ -1,7 +1,7 @@
 use super::topology::Topology;
 use super::{ATTEMPT_HEADER, REQUEST_ID_HEADER};
 use crate::config::BrokerSettings;
-use crate::job::JobMessage;
+use crate::job::Queue;
 use deadpool::managed::{self, Metrics, Pool, RecycleError, RecycleResult};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
@@ -31,10 +31,11 @@ pub enum PublishError {
 
 /// Publishes messages durably: persistent, `mandatory`, and confirmed.
 pub trait Publisher: Send + Sync + 'static {
-    /// Publishes a job to its queue.
+    /// Publishes a sealed job envelope to `queue` through the jobs exchange.
     fn publish_job(
         &self,
-        message: &JobMessage,
+        queue: Queue,
+        envelope: &[u8],
         request_id: &RequestId,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
 
@@ -198,10 +199,10 @@ impl AmqpPublisher {
 impl Publisher for AmqpPublisher {
     async fn publish_job(
         &self,
-        message: &JobMessage,
+        queue: Queue,
+        envelope: &[u8],
         request_id: &RequestId,
     ) -> Result<(), PublishError> {
-        let body = serde_json::to_vec(message).expect("a job message serialises");
         let mut headers = FieldTable::default();
         headers.insert(ShortString::from(ATTEMPT_HEADER), AMQPValue::LongInt(0));
         if let Some(id) = &request_id.0 {
@@ -211,7 +212,7 @@ impl Publisher for AmqpPublisher {
             );
         }
         let exchange = self.topology.jobs_exchange();
-        self.publish(&exchange, message.queue().name(), &body, headers)
+        self.publish(&exchange, queue.name(), envelope, headers)
             .await
     }
 

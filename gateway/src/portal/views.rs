@@ -46,6 +46,7 @@ pub fn state_label(state: JobState) -> &'static str {
         JobState::Queued => "Pending",
         JobState::Running => "In progress",
         JobState::Succeeded => "Done",
+        JobState::Superseded => "Replaced by a newer change",
         JobState::Failed => "Failed",
     }
 }
@@ -56,7 +57,7 @@ pub struct JobRow {
     pub id: String,
     /// What it does.
     pub label: &'static str,
-    /// The stored state (`queued`, `running`, `succeeded`, `failed`).
+    /// The stored state (`queued`, `running`, `succeeded`, `superseded`, `failed`).
     pub state: &'static str,
     /// The state in words.
     pub state_label: &'static str,

@@ -164,9 +164,7 @@ where
             .seal(&seal_context(job_id, "app_password"), secret.as_bytes()),
         max_per_account: max,
     });
-    let accepted = state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await?;
+    let accepted = state.enqueue(message, &request_id(&headers)).await?;
     let view = AppPasswordView {
         id,
         name: name.to_string(),
@@ -205,9 +203,7 @@ where
         account: account.dn.clone(),
         ids: Some(vec![id]),
     });
-    state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await
+    state.enqueue(message, &request_id(&headers)).await
 }
 
 /// `DELETE /api/app-passwords`: revokes every one.
@@ -229,7 +225,5 @@ where
         account: account.dn.clone(),
         ids: None,
     });
-    state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await
+    state.enqueue(message, &request_id(&headers)).await
 }

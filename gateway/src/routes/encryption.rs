@@ -118,9 +118,7 @@ where
         protect_subject: body.protect_subject,
         accepted_at: Some(accepted_at),
     });
-    let accepted = state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await?;
+    let accepted = state.enqueue(message, &request_id(&headers)).await?;
     tracing::info!(target: "audit", event = "encryption_requested", uid = %account.uid, method = method.as_str(), algorithm = algorithm.as_str());
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }
@@ -143,8 +141,6 @@ where
         job_id: JobId::new(),
         account: account.dn.clone(),
     });
-    let accepted = state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await?;
+    let accepted = state.enqueue(message, &request_id(&headers)).await?;
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }

@@ -61,9 +61,7 @@ where
         ),
         keep_session: Some(session.entry.id.clone()),
     });
-    state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await
+    state.enqueue(message, &request_id(&headers)).await
 }
 
 /// `POST /api/password/strength` body.

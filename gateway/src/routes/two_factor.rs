@@ -152,9 +152,7 @@ where
         sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
         mail_requires_app_password: state.totp.mail_requires_app_password,
     });
-    let accepted = state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await?;
+    let accepted = state.enqueue(message, &request_id(&headers)).await?;
     tracing::info!(target: "audit", event = "totp_enabled_requested", uid = %account.uid);
     Ok(accepted.with("recovery_codes", shown(&codes)))
 }
@@ -194,9 +192,7 @@ where
         account: account.dn.clone(),
     });
     tracing::info!(target: "audit", event = "totp_disable_requested", uid = %account.uid);
-    state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await
+    state.enqueue(message, &request_id(&headers)).await
 }
 
 /// `POST /api/totp/recovery-codes` body.
@@ -236,9 +232,7 @@ where
         account: account.dn.clone(),
         sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
     });
-    let accepted = state
-        .enqueue(message, &account.dn, &request_id(&headers))
-        .await?;
+    let accepted = state.enqueue(message, &request_id(&headers)).await?;
     Ok(accepted.with("recovery_codes", shown(&codes)))
 }
 

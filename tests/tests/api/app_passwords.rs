@@ -394,7 +394,10 @@ async fn a_create_interrupted_between_its_writes_is_finished_by_redelivery() {
     assert!(!ldap::bind_succeeds(&url, &service_dn("alice", "imap"), secret).await);
 
     let message = JobMessage::CreateAppPassword(job);
-    assert_eq!(process(&context, &message, 1).await, Outcome::Done);
+    assert_eq!(
+        process(&context, &latchkey_tests::envelope(&message), 1).await,
+        Outcome::Done
+    );
     assert!(ldap::bind_succeeds(&url, &service_dn("alice", "imap"), secret).await);
     let account = directory.account_at(&account_dn).await.unwrap().unwrap();
     assert_eq!(account.app_passwords.len(), 1, "recorded once");

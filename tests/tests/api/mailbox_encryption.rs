@@ -269,14 +269,17 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
     let context = app.context(app.directory());
     let message = JobMessage::EncryptMailbox(job);
     assert_eq!(
-        process(&context, &message, 1).await,
+        process(&context, &latchkey_tests::envelope(&message), 1).await,
         Outcome::Retry("another encryption pass is running for this account".into())
     );
     directory
         .release_lease(&account_dn, "another-worker/job")
         .await
         .unwrap();
-    assert_eq!(process(&context, &message, 2).await, Outcome::Done);
+    assert_eq!(
+        process(&context, &latchkey_tests::envelope(&message), 2).await,
+        Outcome::Done
+    );
 }
 
 #[tokio::test]
