@@ -8,6 +8,7 @@ mod app_passwords;
 mod bad_input;
 mod crash_safety;
 mod dovecot;
+mod dovecot_during_pass;
 mod encryption_formats;
 mod large_messages;
 mod mailbox_encryption;
