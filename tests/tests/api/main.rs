@@ -9,6 +9,7 @@ mod bad_input;
 mod crash_safety;
 mod delivery_filter;
 mod dovecot;
+mod dovecot_during_pass;
 mod encryption_formats;
 mod faithful_mail;
 mod large_messages;

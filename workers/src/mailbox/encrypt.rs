@@ -1,7 +1,7 @@
 //! Encrypting stored messages in place, as a pipeline: encryption threads
 //! read each message once and stage its encrypted copy in `tmp/` (a
 //! message found encrypted already on the way is dropped there), and
-//! commit threads make each copy durable and rename it over its original.
+//! commit threads make each copy durable and put it in place of its original.
 //! `fdatasync` waits on the disk, not the CPU: with many in flight the
 //! filesystem commits its journal for many files at once, where one at a
 //! time each waited for a commit of its own (about 3 ms here).
