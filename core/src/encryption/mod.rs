@@ -4,14 +4,21 @@
 
 mod detect;
 mod keys;
+mod label;
 mod message;
 mod openpgp;
+mod paste;
 mod smime;
+mod summary;
+#[cfg(test)]
+mod tests;
 mod writers;
 
 pub use detect::is_already_encrypted;
 pub use keys::{KeyError, MAX_KEY_BYTES, Recipients, load_stored, parse_keys};
+pub use label::KeyLabel;
 pub use message::{EncryptError, Encrypted, encrypt_message};
+pub use summary::{KeySummary, summarize};
 
 use serde::{Deserialize, Serialize};
 
