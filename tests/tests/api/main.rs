@@ -9,6 +9,7 @@ mod bad_input;
 mod crash_safety;
 mod dovecot;
 mod encryption_formats;
+mod key_pastes;
 mod large_messages;
 mod mailbox_encryption;
 mod password;
