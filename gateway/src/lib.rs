@@ -93,7 +93,7 @@ pub fn router(state: Arc<Gateway>) -> Router {
         )
         .route(
             "/api/encryption",
-            get(routes::encryption::show)
+            get(routes::encryption::show::<D, P>)
                 .put(routes::encryption::set::<D, P>)
                 .delete(routes::encryption::disable::<D, P>)
                 .route_layer(DefaultBodyLimit::max(

@@ -214,6 +214,12 @@ pub struct SmimeIdentity {
 impl SmimeIdentity {
     /// `key` is `rsa:2048`, `ec` with a curve, ...; `usage` the keyUsage extension.
     pub fn new(key: &str, usage: &str) -> Self {
+        Self::issued(key, usage, "/CN=alice@example.org", 30)
+    }
+
+    /// A certificate for `subject` (like `/CN=Alice/emailAddress=alice@example.org`)
+    /// valid for `days`; `key` and `usage` as for [`Self::new`].
+    pub fn issued(key: &str, usage: &str, subject: &str, days: u32) -> Self {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let mut command = Command::new("openssl");
         command.current_dir(dir.path()).args([
@@ -221,9 +227,9 @@ impl SmimeIdentity {
             "-x509",
             "-nodes",
             "-days",
-            "30",
+            &days.to_string(),
             "-subj",
-            "/CN=alice@example.org",
+            subject,
         ]);
         match key.strip_prefix("ec:") {
             Some(curve) => command.args([
@@ -244,6 +250,56 @@ impl SmimeIdentity {
         ]);
         run(&mut command, None);
         Self { dir }
+    }
+
+    /// The certificate as `openssl pkcs12 -nokeys` prints it from a PKCS#12
+    /// export of certificate and key: `Bag Attributes`, `subject=` and
+    /// `issuer=` lines before the PEM, as a user's exported file holds it.
+    pub fn pkcs12_certificate_dump(&self) -> String {
+        let mut export = Command::new("openssl");
+        export.current_dir(self.dir.path()).args([
+            "pkcs12",
+            "-export",
+            "-in",
+            "cert.pem",
+            "-inkey",
+            "key.pem",
+            "-passout",
+            "pass:export",
+            "-out",
+            "identity.p12",
+        ]);
+        run(&mut export, None);
+        let mut dump = Command::new("openssl");
+        dump.current_dir(self.dir.path()).args([
+            "pkcs12",
+            "-in",
+            "identity.p12",
+            "-passin",
+            "pass:export",
+            "-nokeys",
+        ]);
+        String::from_utf8(run(&mut dump, None)).expect("PEM is text")
+    }
+
+    /// The SHA-256 fingerprint as `openssl x509 -fingerprint -sha256` prints it.
+    pub fn fingerprint(&self) -> String {
+        let mut command = Command::new("openssl");
+        command.current_dir(self.dir.path()).args([
+            "x509",
+            "-noout",
+            "-fingerprint",
+            "-sha256",
+            "-in",
+            "cert.pem",
+        ]);
+        let printed = String::from_utf8(run(&mut command, None)).expect("text");
+        printed
+            .trim()
+            .split_once('=')
+            .expect("sha256 Fingerprint=...")
+            .1
+            .to_owned()
     }
 
     /// Where the certificate's PEM file is.

@@ -7,13 +7,20 @@ mod encryptor;
 mod framing;
 mod headers;
 mod keys;
+mod label;
 mod openpgp;
+mod paste;
 mod smime;
+mod summary;
+#[cfg(test)]
+mod tests;
 mod writers;
 
 pub use detect::{AlreadyEncrypted, is_already_encrypted};
 pub use encryptor::{EncryptError, Encrypted, Encryptor, SettingsError};
 pub use keys::{KeyError, MAX_KEY_BYTES, Recipients, load_stored, parse_keys};
+pub use label::KeyLabel;
+pub use summary::{KeySummary, summarize};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! OpenPGP with Sequoia: checking certificates and streaming encryption.
 
-use super::{Algorithm, KeyError};
+use super::{Algorithm, KeyError, KeyLabel};
 use sequoia_openpgp::cert::prelude::*;
 use sequoia_openpgp::crypto::mpi::PublicKey;
 use sequoia_openpgp::parse::Parse;
@@ -12,20 +12,26 @@ use std::io::{Read, Write};
 use std::time::SystemTime;
 
 /// Keys that may encrypt data at rest or in transit (gpg marks both).
-fn encryption_flags() -> KeyFlags {
+pub(super) fn encryption_flags() -> KeyFlags {
     KeyFlags::empty()
         .set_storage_encryption()
         .set_transport_encryption()
 }
 
-/// Parses one certificate (armored or binary).
-pub(super) fn parse(index: usize, bytes: &[u8]) -> Result<Cert, KeyError> {
-    let cert = Cert::from_bytes(bytes).map_err(|_| KeyError::Garbage { index })?;
+/// Parses one stored certificate (binary, or armored).
+pub(super) fn parse(key: &KeyLabel, bytes: &[u8]) -> Result<Cert, KeyError> {
+    let cert = Cert::from_bytes(bytes).map_err(|_| KeyError::Garbage { key: key.clone() })?;
+    Ok(public_only(cert))
+}
+
+/// The certificate without secret key material: a secret key pasted by
+/// mistake keeps only its public parts.
+pub(super) fn public_only(cert: Cert) -> Cert {
     if cert.is_tsk() {
-        // A secret key was pasted by mistake: keep only the public parts.
-        return Ok(cert.strip_secret_key_material());
+        cert.strip_secret_key_material()
+    } else {
+        cert
     }
-    Ok(cert)
 }
 
 /// The certificate in binary form, for the directory.
@@ -33,37 +39,36 @@ pub(super) fn to_binary(cert: &Cert) -> Vec<u8> {
     cert.to_vec().expect("a parsed certificate serialises")
 }
 
-/// Parses and checks a certificate: valid at `now`, not revoked, with an
-/// alive encryption-capable key of an algorithm we accept.
-pub(super) fn validate(index: usize, bytes: &[u8], now: SystemTime) -> Result<Cert, KeyError> {
-    let cert = parse(index, bytes)?;
+/// Checks a certificate: valid at `now`, not revoked, with an alive
+/// encryption-capable key of an algorithm we accept.
+pub(super) fn validate(key: &KeyLabel, cert: Cert, now: SystemTime) -> Result<Cert, KeyError> {
     let policy = StandardPolicy::new();
     let valid = cert.with_policy(&policy, now).map_err(|error| {
         // The policy refuses short RSA keys outright; say so plainly.
         match cert.keys().find_map(|key| weak_rsa(key.key().mpis())) {
             Some(bits) => KeyError::Weak {
-                index,
+                key: key.clone(),
                 detail: format!("RSA with {bits} bits"),
             },
             None => KeyError::NotValidNow {
-                index,
+                key: key.clone(),
                 detail: error.to_string(),
             },
         }
     })?;
     if let RevocationStatus::Revoked(_) = valid.revocation_status() {
-        return Err(KeyError::Revoked { index });
+        return Err(KeyError::Revoked { key: key.clone() });
     }
     if let Err(error) = valid.alive() {
         return Err(KeyError::NotValidNow {
-            index,
+            key: key.clone(),
             detail: error.to_string(),
         });
     }
     let capable: Vec<_> = valid.keys().key_flags(encryption_flags()).collect();
     if capable.is_empty() {
         return Err(KeyError::CannotEncrypt {
-            index,
+            key: key.clone(),
             part: "subkey",
         });
     }
@@ -76,25 +81,25 @@ pub(super) fn validate(index: usize, bytes: &[u8], now: SystemTime) -> Result<Ce
         .collect();
     if usable.is_empty() {
         return Err(KeyError::NotValidNow {
-            index,
+            key: key.clone(),
             detail: "every encryption subkey has expired or been revoked".into(),
         });
     }
-    for key in &usable {
-        if let Some(bits) = weak_rsa(key.key().mpis()) {
+    for subkey in &usable {
+        if let Some(bits) = weak_rsa(subkey.key().mpis()) {
             return Err(KeyError::Weak {
-                index,
+                key: key.clone(),
                 detail: format!("RSA with {bits} bits"),
             });
         }
-        match key.key().mpis() {
+        match subkey.key().mpis() {
             PublicKey::RSA { .. }
             | PublicKey::ECDH { .. }
             | PublicKey::X25519 { .. }
             | PublicKey::X448 { .. } => {}
             other => {
                 return Err(KeyError::Weak {
-                    index,
+                    key: key.clone(),
                     detail: format!("{:?}", other.algo()),
                 });
             }

@@ -3,7 +3,7 @@
 //! API's checks, rate limits and re-authentication apply to the portal too.
 
 use super::frame::{Detour, Layout, Page, render};
-use super::views::{JobRow, count, when};
+use super::views::{JobRow, KeyRow, count, when};
 use crate::problem::ApiError;
 use crate::session::CurrentSession;
 use crate::state::AppState;
@@ -215,7 +215,7 @@ struct EncryptionPage {
     layout: Layout,
     method: Option<String>,
     algorithm: Option<String>,
-    keys: usize,
+    keys: Vec<KeyRow>,
     since: Option<String>,
     protect_subject: bool,
     max_keys: usize,
@@ -223,7 +223,8 @@ struct EncryptionPage {
     job: Option<JobRow>,
 }
 
-/// `GET /encryption`: the settings, the form, and the mailbox pass's progress.
+/// `GET /encryption`: the settings and stored keys (warning of one that
+/// expires soon or has expired), the form, and the mailbox pass's progress.
 pub async fn encryption<D: Directory, P: Send + Sync + 'static>(
     State(state): State<Arc<AppState<D, P>>>,
     session: Result<CurrentSession, ApiError>,
@@ -234,11 +235,18 @@ pub async fn encryption<D: Directory, P: Send + Sync + 'static>(
         .into_iter()
         .next();
     let settings = session.account.encryption.as_ref();
+    let now = state.clock.now();
+    let keys = settings
+        .map(|settings| crate::routes::encryption::stored_keys(settings, now))
+        .unwrap_or_default()
+        .iter()
+        .map(|key| KeyRow::of(key, now))
+        .collect();
     let page = EncryptionPage {
         layout: Layout::signed_in(&state, &session, "Encryption at rest", "encryption"),
         method: settings.map(|settings| settings.method.clone()),
         algorithm: settings.map(|settings| settings.algorithm.clone()),
-        keys: settings.map_or(0, |settings| settings.keys.len()),
+        keys,
         since: settings.and_then(|settings| settings.since).map(when),
         protect_subject: settings.is_some_and(|settings| settings.protect_subject),
         max_keys: state.mailbox.max_keys,

@@ -1,5 +1,6 @@
 //! What the pages show, in words for people: job kinds and states, dates.
 
+use latchkey_core::encryption::KeySummary;
 use latchkey_core::job::{JobKind, JobRecord, JobState};
 use time::OffsetDateTime;
 use time::macros::format_description;
@@ -92,9 +93,151 @@ impl JobRow {
     }
 }
 
+/// How long before a stored key expires the encryption page warns.
+pub const KEY_EXPIRY_WARNING: time::Duration = time::Duration::days(30);
+
+/// One stored key, ready to show.
+pub struct KeyRow {
+    /// Who it is for: the user IDs, or the subject and e-mail addresses.
+    pub names: String,
+    /// The fingerprint in groups a narrow screen can wrap: four hex digits
+    /// (OpenPGP, as gpg shows it) or eight colon-separated bytes (S/MIME).
+    pub fingerprint: String,
+    /// E.g. `RSA 3072`.
+    pub algorithm: String,
+    /// When it expires, if it does.
+    pub expires: Option<String>,
+    /// Said from [`KEY_EXPIRY_WARNING`] before the expiry on.
+    pub warning: Option<String>,
+}
+
+impl KeyRow {
+    /// The row for `key`, with a warning if it expires within
+    /// [`KEY_EXPIRY_WARNING`] of `now` or has expired.
+    pub fn of(key: &KeySummary, now: OffsetDateTime) -> Self {
+        let names = match &key.subject {
+            Some(subject) => std::iter::once(subject.clone())
+                .chain(
+                    key.emails
+                        .iter()
+                        .filter(|email| !subject.contains(*email))
+                        .cloned(),
+                )
+                .collect::<Vec<_>>()
+                .join(", "),
+            None => key.user_ids.join(", "),
+        };
+        let fingerprint = if key.fingerprint.contains(':') {
+            // Colon-separated bytes as openssl prints them, eight to a group
+            // so that a narrow screen can wrap them.
+            key.fingerprint
+                .split(':')
+                .collect::<Vec<_>>()
+                .chunks(8)
+                .map(|bytes| bytes.join(":"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            spaced(&key.fingerprint)
+        };
+        let warning = key.expires.and_then(|expires| {
+            if expires <= now {
+                Some(format!(
+                    "Your key “{names}” expired on {}. Upload a new one.",
+                    when(expires)
+                ))
+            } else if expires - now <= KEY_EXPIRY_WARNING {
+                Some(format!(
+                    "Your key “{names}” expires on {}. Upload a new one before then.",
+                    when(expires)
+                ))
+            } else {
+                None
+            }
+        });
+        Self {
+            names,
+            fingerprint,
+            algorithm: key.algorithm.clone(),
+            expires: key.expires.map(when),
+            warning,
+        }
+    }
+}
+
+/// Hex in groups of four, as gpg shows a fingerprint.
+fn spaced(hex: &str) -> String {
+    hex.as_bytes()
+        .chunks(4)
+        .map(|group| String::from_utf8_lossy(group).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
+    use super::{KeyRow, KeySummary};
     use time::macros::datetime;
+
+    fn expiring(expires: Option<time::OffsetDateTime>) -> KeySummary {
+        KeySummary {
+            fingerprint: "0123456789ABCDEF0123456789ABCDEF01234567".into(),
+            user_ids: vec!["Alice <alice@example.org>".into()],
+            subject: None,
+            emails: vec!["alice@example.org".into()],
+            algorithm: "Curve25519".into(),
+            expires,
+        }
+    }
+
+    #[test]
+    fn a_key_is_warned_about_from_thirty_days_before_it_expires() {
+        let now = datetime!(2026-11-07 08:05 UTC);
+        let row = |expires| KeyRow::of(&expiring(expires), now).warning;
+        assert_eq!(row(None), None);
+        assert_eq!(row(Some(datetime!(2026-12-08 08:05 UTC))), None);
+        assert_eq!(
+            row(Some(datetime!(2026-12-07 08:05 UTC))).as_deref(),
+            Some(
+                "Your key “Alice <alice@example.org>” expires on 7 Dec 2026, 08:05 UTC. \
+                 Upload a new one before then."
+            )
+        );
+        assert_eq!(
+            row(Some(datetime!(2026-11-01 10:00 UTC))).as_deref(),
+            Some(
+                "Your key “Alice <alice@example.org>” expired on 1 Nov 2026, 10:00 UTC. \
+                 Upload a new one."
+            )
+        );
+        let shown = KeyRow::of(&expiring(None), now);
+        assert_eq!(
+            shown.fingerprint,
+            "0123 4567 89AB CDEF 0123 4567 89AB CDEF 0123 4567"
+        );
+        assert_eq!(shown.names, "Alice <alice@example.org>");
+        let certificate = KeySummary {
+            fingerprint: (0..32)
+                .map(|byte| format!("{byte:02X}"))
+                .collect::<Vec<_>>()
+                .join(":"),
+            user_ids: Vec::new(),
+            subject: Some("CN=Alice Example, emailAddress=alice@example.org".into()),
+            emails: vec!["alice@example.org".into(), "alice@work.example".into()],
+            algorithm: "EC P-256".into(),
+            expires: None,
+        };
+        let shown = KeyRow::of(&certificate, now);
+        assert_eq!(
+            shown.fingerprint,
+            "00:01:02:03:04:05:06:07 08:09:0A:0B:0C:0D:0E:0F \
+             10:11:12:13:14:15:16:17 18:19:1A:1B:1C:1D:1E:1F"
+        );
+        assert_eq!(
+            shown.names,
+            "CN=Alice Example, emailAddress=alice@example.org, alice@work.example"
+        );
+    }
 
     #[test]
     fn counts_group_thousands() {

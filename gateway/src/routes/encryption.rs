@@ -11,9 +11,9 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use base64::Engine;
 use latchkey_core::broker::Publisher;
-use latchkey_core::directory::Directory;
+use latchkey_core::directory::{Directory, EncryptionSettings};
 use latchkey_core::domain::JobId;
-use latchkey_core::encryption::{Algorithm, Method, parse_keys};
+use latchkey_core::encryption::{Algorithm, KeySummary, Method, parse_keys, summarize};
 use latchkey_core::job::{DisableEncryption, EncryptMailbox, JobMessage};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -32,25 +32,65 @@ pub struct EncryptionView {
     enabled: bool,
     method: Option<String>,
     algorithm: Option<String>,
-    keys: usize,
+    keys: Vec<KeySummary>,
     #[serde(with = "time::serde::rfc3339::option")]
     since: Option<OffsetDateTime>,
     protect_subject: bool,
     notice: &'static str,
 }
 
-/// `GET /api/encryption`.
-pub async fn show(session: CurrentSession) -> Json<EncryptionView> {
+/// `GET /api/encryption`: the settings and each stored key.
+pub async fn show<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    session: CurrentSession,
+) -> Json<EncryptionView>
+where
+    D: Directory,
+    P: Send + Sync + 'static,
+{
     let settings = session.account.encryption;
+    let keys = settings
+        .as_ref()
+        .map(|settings| stored_keys(settings, state.clock.now()))
+        .unwrap_or_default();
     Json(EncryptionView {
         enabled: settings.is_some(),
         method: settings.as_ref().map(|s| s.method.clone()),
         algorithm: settings.as_ref().map(|s| s.algorithm.clone()),
-        keys: settings.as_ref().map_or(0, |s| s.keys.len()),
+        keys,
         since: settings.as_ref().and_then(|s| s.since),
         protect_subject: settings.as_ref().is_some_and(|s| s.protect_subject),
         notice: NOTICE,
     })
+}
+
+/// What each stored key of `settings` is, read at `now`. A stored key that
+/// cannot be read (the directory was edited by hand) is left out and
+/// logged, so the others still show and a new key can still be uploaded.
+pub fn stored_keys(settings: &EncryptionSettings, now: OffsetDateTime) -> Vec<KeySummary> {
+    let Some(method) = Method::parse(&settings.method) else {
+        tracing::error!(method = %settings.method, "the stored encryption method is unknown");
+        return Vec::new();
+    };
+    let now = std::time::SystemTime::from(now);
+    settings
+        .keys
+        .iter()
+        .enumerate()
+        .filter_map(|(index, key)| {
+            let summary = base64::engine::general_purpose::STANDARD
+                .decode(key)
+                .map_err(|error| error.to_string())
+                .and_then(|bytes| summarize(method, &[bytes], now).map_err(|e| e.to_string()));
+            match summary {
+                Ok(mut summary) => summary.pop(),
+                Err(error) => {
+                    tracing::error!(%error, position = index + 1, "a stored key cannot be read");
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// `PUT /api/encryption` body.

@@ -66,6 +66,23 @@ async fn a_person_uploads_a_key_and_watches_the_mailbox_encrypted_to_the_end() {
     browser.visit("/encryption").await;
     let status = browser.text("#now-heading + p").await;
     assert!(status.contains("OpenPGP"), "{status}");
+
+    // The stored key is listed, and the page that lists it stays accessible
+    // and fits a phone (the fingerprint wraps).
+    browser.visit("/encryption").await;
+    let listed = browser.text("[data-key]").await;
+    assert!(listed.contains("Alice <alice@example.org>"), "{listed}");
+    assert!(listed.contains("Curve25519"), "{listed}");
+    for (width, height) in [(1280, 900), (390, 844)] {
+        browser.resize(width, height).await;
+        let problems = browser.accessibility_problems().await;
+        assert!(problems.is_empty(), "{width} px wide: {problems:#?}");
+        let overflow = browser
+            .run("return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+            .await;
+        assert_eq!(overflow, 0, "the page fits {width} px");
+    }
+    browser.screenshot("phone-encryption-keys").await;
 }
 
 #[tokio::test]
