@@ -101,6 +101,13 @@ impl JobId {
             .map(Self)
             .map_err(|_| InvalidValue::JobId)
     }
+
+    /// Whether `id`, a UUIDv7 made for another request, was made before
+    /// this job was requested; ids of any other version (made before ids
+    /// were ordered) count as earlier.
+    pub fn follows(&self, id: uuid::Uuid) -> bool {
+        id.get_version_num() != 7 || id < self.0
+    }
 }
 
 impl Default for JobId {

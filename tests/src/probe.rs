@@ -21,6 +21,7 @@ pub struct ProbeState {
     writes_reached: AtomicUsize,
     release: Semaphore,
     failures: AtomicUsize,
+    job_reads: AtomicUsize,
 }
 
 impl Default for ProbeState {
@@ -30,6 +31,7 @@ impl Default for ProbeState {
             writes_reached: AtomicUsize::new(0),
             release: Semaphore::new(0),
             failures: AtomicUsize::new(0),
+            job_reads: AtomicUsize::new(0),
         }
     }
 }
@@ -60,6 +62,11 @@ impl ProbeState {
     pub fn open_gate(&self) {
         self.hold_writes.store(false, Ordering::SeqCst);
         self.release.add_permits(1_000);
+    }
+
+    /// Job records read: a worker reads one for each delivery it checks.
+    pub fn job_reads(&self) -> usize {
+        self.job_reads.load(Ordering::SeqCst)
     }
 
     /// Directory operations that failed.
@@ -117,8 +124,9 @@ impl<D: Accounts + Clone> Accounts for Probe<D> {
         &self,
         account: &Account,
         settings: Option<&EncryptionSettings>,
+        job: JobId,
     ) -> Result<()> {
-        self.count(self.inner.write_encryption(account, settings).await)
+        self.count(self.inner.write_encryption(account, settings, job).await)
     }
 
     async fn take_lease(
@@ -153,6 +161,7 @@ impl<D: JobStore + Clone> JobStore for Probe<D> {
     }
 
     async fn job(&self, id: JobId) -> Result<Option<JobRecord>> {
+        self.state.job_reads.fetch_add(1, Ordering::SeqCst);
         self.count(self.inner.job(id).await)
     }
 
@@ -194,6 +203,10 @@ impl<D: SessionStore + Clone> SessionStore for Probe<D> {
 impl<D: AppPasswordStore + Clone> AppPasswordStore for Probe<D> {
     async fn record_app_password(&self, account: &Account, entry: &AppPassword) -> Result<()> {
         self.count(self.inner.record_app_password(account, entry).await)
+    }
+
+    async fn record_revocation(&self, account: &Account, job: JobId) -> Result<()> {
+        self.count(self.inner.record_revocation(account, job).await)
     }
 
     async fn install_app_password(&self, account: &Dn, entry: &AppPassword) -> Result<()> {

@@ -20,6 +20,10 @@ use tokio::task::{JoinHandle, JoinSet};
 
 /// The longest pause between attempts to reach the broker again.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
+/// How long a job waits before it goes back to its queue because the broker
+/// would not take its retry or its park: it is not lost, and a broker in
+/// trouble is not handed the same job again at once.
+const REQUEUE_PAUSE: Duration = Duration::from_secs(1);
 
 /// A worker: consumes the configured queues until told to stop.
 pub struct Worker<D> {
@@ -323,6 +327,7 @@ async fn ack(delivery: &Delivery) {
 }
 
 async fn nack_requeue(delivery: &Delivery) {
+    tokio::time::sleep(REQUEUE_PAUSE).await;
     let options = BasicNackOptions {
         requeue: true,
         ..Default::default()

@@ -1,5 +1,6 @@
 use super::EncryptionSettings;
 use super::entry::{all, first, generalized_time, has_class, number, timestamp};
+use super::features::{FEATURE_JOB, Feature, LEGACY_PASSWORD_JOB, feature_jobs, record_job};
 use super::pool::{check, classify};
 use super::{
     Account, Accounts, DirectoryError, LdapDirectory, PasswordWrite, Result, StoredAppPassword,
@@ -23,6 +24,7 @@ pub(super) const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "latchkeyPrimaryPassword",
     "latchkeyRevision",
     "latchkeyPasswordJob",
+    "latchkeyFeatureJob",
     "latchkeyPasswordChanged",
     "latchkeyMailRequiresAppPassword",
     "latchkeyTotpSecret",
@@ -48,7 +50,9 @@ pub(super) fn account_from(entry: SearchEntry) -> Account {
         primary_password: first(&entry, "latchkeyPrimaryPassword").map(str::to_owned),
         user_passwords: all(&entry, "userPassword"),
         revision: number(&entry, "latchkeyRevision"),
-        password_job: first(&entry, "latchkeyPasswordJob").and_then(|id| JobId::parse(id).ok()),
+        feature_jobs: feature_jobs(all(&entry, FEATURE_JOB)),
+        legacy_password_job: first(&entry, LEGACY_PASSWORD_JOB)
+            .and_then(|id| JobId::parse(id).ok()),
         password_changed: timestamp(&entry, "latchkeyPasswordChanged"),
         mail_requires_app_password: first(&entry, "latchkeyMailRequiresAppPassword")
             == Some("TRUE"),
@@ -201,10 +205,10 @@ impl Accounts for LdapDirectory {
             "latchkeyPasswordChanged".into(),
             one(generalized_time(write.at)),
         ));
-        mods.push(Mod::Replace(
-            "latchkeyPasswordJob".into(),
-            one(write.job_id.to_string()),
-        ));
+        mods.extend(record_job(account, Feature::Password, write.job_id));
+        if account.legacy_password_job.is_some() {
+            mods.push(Mod::Replace(LEGACY_PASSWORD_JOB.into(), HashSet::new()));
+        }
         let for_mail = !account.mail_requires_app_password;
         match &account.primary_password {
             // Not managed yet: its userPassword values are the old primary password.
@@ -227,8 +231,10 @@ impl Accounts for LdapDirectory {
         &self,
         account: &Account,
         settings: Option<&EncryptionSettings>,
+        job: JobId,
     ) -> Result<()> {
         let mut mods = revision_swap(account);
+        mods.extend(record_job(account, Feature::Encryption, job));
         match settings {
             Some(settings) => {
                 mods.push(Mod::Replace(
@@ -329,8 +335,12 @@ impl Accounts for LdapDirectory {
 
     async fn write_totp(&self, account: &Account, change: TotpChange<'_>) -> Result<()> {
         let mut mods = revision_swap(account);
+        for (feature, job) in change.features() {
+            mods.extend(record_job(account, feature, job));
+        }
         match change {
             TotpChange::Enable {
+                job: _,
                 sealed_secret,
                 params,
                 last_step,
@@ -359,7 +369,7 @@ impl Accounts for LdapDirectory {
                     mail_requires_app_password,
                 ));
             }
-            TotpChange::Disable => {
+            TotpChange::Disable { job: _ } => {
                 for attribute in [
                     "latchkeyTotpSecret",
                     "latchkeyTotpParams",
@@ -374,7 +384,10 @@ impl Accounts for LdapDirectory {
                 ));
                 mods.extend(primary_in_user_password(account, false));
             }
-            TotpChange::ReplaceRecoveryCodes { recovery_hashes } => {
+            TotpChange::ReplaceRecoveryCodes {
+                job: _,
+                recovery_hashes,
+            } => {
                 mods.push(Mod::Replace(
                     "latchkeyRecoveryCode".into(),
                     values(recovery_hashes),

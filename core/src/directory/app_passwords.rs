@@ -1,8 +1,9 @@
 use super::accounts::{ACCOUNT_ATTRIBUTES, account_from, one, revision_swap};
+use super::features::{Feature, record_job};
 use super::pool::classify;
 use super::{Account, AppPasswordStore, LdapDirectory, Result, StoredAppPassword};
 use crate::app_password::{AppPassword, Scope, Service};
-use crate::domain::Dn;
+use crate::domain::{Dn, JobId};
 use ldap3::{LdapError, Mod, SearchEntry};
 use std::collections::HashSet;
 
@@ -88,6 +89,12 @@ impl AppPasswordStore for LdapDirectory {
         )];
         let outcome = ldap.modify(account.as_str(), mods).await;
         tolerate(outcome, &[NO_SUCH_ATTRIBUTE, NO_SUCH_OBJECT]).map(drop)
+    }
+
+    async fn record_revocation(&self, account: &Account, job: JobId) -> Result<()> {
+        let mut mods = revision_swap(account);
+        mods.extend(record_job(account, Feature::AppPasswordRevocation, job));
+        self.modify(&account.dn, mods).await
     }
 
     async fn accounts_with_app_passwords(&self) -> Result<Vec<Account>> {

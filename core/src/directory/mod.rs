@@ -4,6 +4,7 @@
 mod accounts;
 mod app_passwords;
 mod entry;
+mod features;
 mod jobs;
 mod pool;
 mod sessions;
@@ -17,6 +18,7 @@ use std::future::Future;
 use thiserror::Error;
 use time::OffsetDateTime;
 
+pub use features::{Feature, Order};
 pub use pool::LdapDirectory;
 
 /// Why a directory operation did not happen.
@@ -68,8 +70,11 @@ pub struct Account {
     pub user_passwords: Vec<String>,
     /// `latchkeyRevision`, compared and swapped by every credential change.
     pub revision: Option<u64>,
-    /// The last password job applied, which orders changes.
-    pub password_job: Option<JobId>,
+    /// The job that last changed each feature ([`Account::order_of`]).
+    pub feature_jobs: std::collections::BTreeMap<Feature, JobId>,
+    /// The last password job as recorded before every feature was
+    /// (`latchkeyPasswordJob`), read until the next password change.
+    pub legacy_password_job: Option<JobId>,
     /// When the primary password last changed.
     pub password_changed: Option<OffsetDateTime>,
     /// Whether mail clients must use app passwords (2FA on).
@@ -128,6 +133,21 @@ pub struct StoredAppPassword {
     pub entry: AppPassword,
 }
 
+impl TotpChange<'_> {
+    /// The features a change sets, and the job that sets them (none for
+    /// what sign-in does: accepting a step, using a recovery code).
+    pub fn features(&self) -> Vec<(Feature, JobId)> {
+        match self {
+            TotpChange::Enable { job, .. } | TotpChange::Disable { job } => vec![
+                (Feature::SecondFactor, *job),
+                (Feature::RecoveryCodes, *job),
+            ],
+            TotpChange::ReplaceRecoveryCodes { job, .. } => vec![(Feature::RecoveryCodes, *job)],
+            TotpChange::AcceptStep { .. } | TotpChange::ConsumeRecoveryCode { .. } => Vec::new(),
+        }
+    }
+}
+
 impl Account {
     /// Whether two-factor authentication is on.
     pub fn totp_enabled(&self) -> bool {
@@ -140,6 +160,8 @@ impl Account {
 pub enum TotpChange<'a> {
     /// Turn TOTP on.
     Enable {
+        /// The job doing it (it also sets the recovery codes).
+        job: JobId,
         /// The secret, sealed with the directory key.
         sealed_secret: &'a str,
         /// The stored form of the parameters.
@@ -152,9 +174,14 @@ pub enum TotpChange<'a> {
         mail_requires_app_password: bool,
     },
     /// Turn TOTP off; the primary password goes back into `userPassword`.
-    Disable,
+    Disable {
+        /// The job doing it (it also removes the recovery codes).
+        job: JobId,
+    },
     /// Replace the recovery codes.
     ReplaceRecoveryCodes {
+        /// The job doing it.
+        job: JobId,
         /// Hashes of the new codes.
         recovery_hashes: &'a [String],
     },
@@ -190,12 +217,14 @@ pub trait Accounts: Send + Sync + 'static {
     /// same modify; [`DirectoryError::Conflict`] if another change came first.
     fn write_password(&self, write: PasswordWrite<'_>) -> impl Future<Output = Result<()>> + Send;
 
-    /// Stores (or, with `None`, removes) the account's encryption settings,
+    /// Stores (or, with `None`, removes) the account's encryption settings
+    /// for `job`, recorded as the last change of [`Feature::Encryption`],
     /// the revision swapped in the same modify.
     fn write_encryption(
         &self,
         account: &Account,
         settings: Option<&EncryptionSettings>,
+        job: JobId,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Takes the mailbox lease for `holder` until `until`, if it is free,
@@ -329,6 +358,16 @@ pub trait AppPasswordStore: Send + Sync + 'static {
         &self,
         account: &Dn,
         stored: &StoredAppPassword,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records `job` as the account's last revocation of app passwords
+    /// ([`Feature::AppPasswordRevocation`]), the revision swapped in the same
+    /// modify, before its app passwords are removed: from then on, an older
+    /// create is superseded.
+    fn record_revocation(
+        &self,
+        account: &Account,
+        job: JobId,
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Every account that has app passwords (for the expiry sweep).

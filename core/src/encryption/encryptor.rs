@@ -7,8 +7,7 @@
 use super::detect::{AlreadyEncrypted, HeaderVerdict, InlinePgpScanner, Scanning, judge_headers};
 use super::framing::{self, Sink};
 use super::headers::Headers;
-use super::{Algorithm, KeyError, Method, Recipients, load_stored, openpgp, smime};
-use base64::Engine;
+use super::{Algorithm, KeyError, Method, Recipients, StoredKeys, openpgp, smime};
 use std::io::{BufRead, Read};
 use std::time::SystemTime;
 use thiserror::Error;
@@ -96,9 +95,8 @@ impl Encryptor {
         }
     }
 
-    /// The encryptor for settings in their stored form (method and
-    /// algorithm names, base64 keys), with keys judged at `valid_at`;
-    /// checked with a trial encryption.
+    /// The encryptor for settings as the directory stores them (method and
+    /// algorithm names, base64 keys), with keys judged at `valid_at`.
     pub fn from_stored(
         method: &str,
         algorithm: &str,
@@ -115,12 +113,19 @@ impl Encryptor {
                 algorithm: algorithm.as_str(),
             });
         }
-        let keys = keys
-            .iter()
-            .map(|key| base64::engine::general_purpose::STANDARD.decode(key))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| SettingsError::Encoding)?;
-        let recipients = load_stored(method, &keys)?;
+        let keys = StoredKeys::from_base64(keys).ok_or(SettingsError::Encoding)?;
+        Self::for_keys(algorithm, &keys, protect_subject, valid_at)
+    }
+
+    /// The encryptor for validated keys, judged at `valid_at`; checked with
+    /// a trial encryption.
+    pub fn for_keys(
+        algorithm: Algorithm,
+        keys: &StoredKeys,
+        protect_subject: bool,
+        valid_at: SystemTime,
+    ) -> Result<Self, SettingsError> {
+        let recipients = keys.recipients(algorithm.method())?;
         let encryptor = Self::new(algorithm, recipients, protect_subject, valid_at);
         encryptor
             .encrypt_body(&mut &b"Latchkey trial encryption"[..], &mut std::io::sink())

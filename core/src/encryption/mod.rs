@@ -11,6 +11,7 @@ mod label;
 mod openpgp;
 mod paste;
 mod smime;
+mod stored;
 mod summary;
 #[cfg(test)]
 mod tests;
@@ -20,6 +21,7 @@ pub use detect::{AlreadyEncrypted, is_already_encrypted};
 pub use encryptor::{EncryptError, Encrypted, Encryptor, SettingsError};
 pub use keys::{KeyError, MAX_KEY_BYTES, Recipients, load_stored, parse_keys};
 pub use label::KeyLabel;
+pub use stored::StoredKeys;
 pub use summary::{KeySummary, summarize};
 
 use serde::{Deserialize, Serialize};

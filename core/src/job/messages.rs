@@ -3,6 +3,7 @@
 use super::{JobKind, Queue};
 use crate::app_password::{AppPasswordName, Scope};
 use crate::domain::{Dn, JobId};
+use crate::encryption::{Algorithm, StoredKeys};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -196,16 +197,12 @@ pub struct RevokeAppPasswords {
 pub struct EncryptMailbox {
     /// The job's id.
     pub job_id: JobId,
-    /// The account.
+    /// The account; its Maildir is named by the uid its entry holds.
     pub account: Dn,
-    /// Its username, which names its Maildir.
-    pub uid: String,
-    /// `openpgp` or `smime`.
-    pub method: String,
-    /// The algorithm's stored form.
-    pub algorithm: String,
-    /// The validated public keys, base64 of their binary form.
-    pub keys: Vec<String>,
+    /// The content cipher, which says the method too.
+    pub algorithm: Algorithm,
+    /// The validated public keys.
+    pub keys: StoredKeys,
     /// Whether the subject travels inside the encryption.
     pub protect_subject: bool,
     /// When the gateway accepted the keys; they are judged as they were

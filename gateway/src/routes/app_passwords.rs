@@ -150,7 +150,8 @@ where
 
     let secret = app_password::generate_secret();
     let job_id = JobId::new();
-    let id = uuid::Uuid::new_v4();
+    // Time-ordered, so a later "revoke all" knows it was made before.
+    let id = uuid::Uuid::now_v7();
     let message = JobMessage::CreateAppPassword(CreateAppPassword {
         job_id,
         account: account.dn.clone(),

@@ -13,7 +13,7 @@ use base64::Engine;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::{Directory, EncryptionSettings};
 use latchkey_core::domain::JobId;
-use latchkey_core::encryption::{Algorithm, KeySummary, Method, parse_keys, summarize};
+use latchkey_core::encryption::{Algorithm, KeySummary, Method, StoredKeys, parse_keys, summarize};
 use latchkey_core::job::{DisableEncryption, EncryptMailbox, JobMessage};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -143,18 +143,11 @@ where
         tokio::task::spawn_blocking(move || parse_keys(algorithm, &keys, max_keys, now))
             .await
             .expect("key checks do not panic")?;
-    let stored: Vec<String> = recipients
-        .to_stored()
-        .iter()
-        .map(|key| base64::engine::general_purpose::STANDARD.encode(key))
-        .collect();
     let message = JobMessage::EncryptMailbox(EncryptMailbox {
         job_id: JobId::new(),
         account: account.dn.clone(),
-        uid: account.uid.clone(),
-        method: method.as_str().into(),
-        algorithm: algorithm.as_str().into(),
-        keys: stored,
+        algorithm,
+        keys: StoredKeys::of(&recipients),
         protect_subject: body.protect_subject,
         accepted_at: Some(accepted_at),
     });

@@ -237,19 +237,11 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
         std::time::SystemTime::now(),
     )
     .unwrap();
-    use base64::Engine;
-    let keys = recipients
-        .to_stored()
-        .iter()
-        .map(|key| base64::engine::general_purpose::STANDARD.encode(key))
-        .collect();
     let job = EncryptMailbox {
         job_id: latchkey_core::domain::JobId::new(),
         account: account_dn.clone(),
-        uid: "alice".into(),
-        method: "openpgp".into(),
-        algorithm: "aes-256".into(),
-        keys,
+        algorithm: latchkey_core::encryption::Algorithm::Aes256,
+        keys: latchkey_core::encryption::StoredKeys::of(&recipients),
         protect_subject: false,
         accepted_at: None,
     };

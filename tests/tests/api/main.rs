@@ -12,6 +12,7 @@ mod dovecot;
 mod dovecot_during_pass;
 mod encryption_formats;
 mod faithful_mail;
+mod job_trust;
 mod key_pastes;
 mod large_messages;
 mod mailbox_encryption;

@@ -34,7 +34,10 @@ async fn a_changed_password_opens_an_ldap_bind_and_the_old_one_does_not() {
     assert!(primary.starts_with("{ARGON2}$argon2id$"), "{primary}");
     assert_eq!(entry.attrs["userPassword"], vec![primary.clone()]);
     assert_eq!(entry.attrs["latchkeyRevision"], vec!["1".to_owned()]);
-    assert_eq!(entry.attrs["latchkeyPasswordJob"], vec![job]);
+    assert_eq!(
+        entry.attrs["latchkeyFeatureJob"],
+        vec![format!("password={job}")]
+    );
     assert!(entry.attrs.contains_key("latchkeyPasswordChanged"));
 }
 

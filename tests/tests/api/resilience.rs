@@ -44,7 +44,7 @@ async fn two_changes_applied_in_the_wrong_order_leave_the_newer_password() {
     );
     assert_eq!(
         process(&context, &latchkey_tests::envelope(&older), 1).await,
-        Outcome::Done
+        Outcome::Superseded
     );
     let dn = demo::dn("alice");
     assert!(ldap::bind_succeeds(&app.slapd.url(), &dn, NEWER).await);

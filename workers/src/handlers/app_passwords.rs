@@ -2,7 +2,7 @@ use super::{hash_all, on_current_account, unreadable};
 use crate::outcome::Outcome;
 use crate::step::Context;
 use latchkey_core::app_password::AppPassword;
-use latchkey_core::directory::{AppPasswordStore, Directory, StoredAppPassword};
+use latchkey_core::directory::{AppPasswordStore, Directory, Feature, Order, StoredAppPassword};
 use latchkey_core::domain::Dn;
 use latchkey_core::job::{CreateAppPassword, RevokeAppPasswords, seal_context};
 use time::OffsetDateTime;
@@ -11,13 +11,18 @@ use time::OffsetDateTime;
 enum Recorded {
     /// The metadata is in (now, or by an earlier delivery): install the hash.
     Install(AppPassword),
+    /// App passwords were revoked after this request: it changes nothing.
+    Superseded,
     /// The job cannot be applied; the text says why.
     Refused(&'static str),
 }
 
 /// Stores a new app password: metadata first (checked against the name and
-/// the limit), then the hash where binds find it. A redelivery finds the
-/// metadata and finishes the install.
+/// the limit, the revision swapped), then the hash where binds find it,
+/// then a look that the metadata is still there (a revocation may have
+/// removed it meanwhile: then the hash goes too, so no password ever works
+/// without its metadata). A redelivery finds the metadata and finishes the
+/// install; a create older than the last revocation changes nothing.
 #[tracing::instrument(skip_all, fields(account = %job.account, id = %job.id))]
 pub async fn create_app_password<D: Directory>(
     context: &Context<D>,
@@ -34,6 +39,9 @@ pub async fn create_app_password<D: Directory>(
     let recorded = on_current_account(&context.directory, &job.account, |account| {
         let hash = &hash;
         async move {
+            if account.order_of(Feature::AppPasswordRevocation, job.job_id) == Order::Older {
+                return Ok(Recorded::Superseded);
+            }
             if let Some(stored) = account
                 .app_passwords
                 .iter()
@@ -72,39 +80,72 @@ pub async fn create_app_password<D: Directory>(
     })
     .await;
     match recorded {
-        Ok(Recorded::Install(entry)) => match context
-            .directory
-            .install_app_password(&job.account, &entry)
-            .await
-        {
-            Ok(()) => {
-                tracing::info!(target: "audit", event = "app_password_created", account = %job.account, id = %job.id, scopes = ?entry.scope.names());
-                Outcome::Done
-            }
-            Err(error) => Outcome::Retry(error.to_string()),
-        },
+        Ok(Recorded::Install(entry)) => install(context, job, entry).await,
+        Ok(Recorded::Superseded) => Outcome::Superseded,
         Ok(Recorded::Refused(reason)) => Outcome::Failed(reason.into()),
         Err(outcome) => outcome,
     }
 }
 
-/// Revokes the job's app passwords (or every one): hashes out first, metadata last.
+/// Installs the hash of a recorded app password, then takes it out again
+/// if a revocation removed the metadata meanwhile.
+async fn install<D: Directory>(
+    context: &Context<D>,
+    job: &CreateAppPassword,
+    entry: AppPassword,
+) -> Outcome {
+    let directory = &context.directory;
+    if let Err(error) = directory.install_app_password(&job.account, &entry).await {
+        return Outcome::Retry(error.to_string());
+    }
+    let still_recorded = match directory.account_at(&job.account).await {
+        Ok(Some(account)) => account
+            .app_passwords
+            .iter()
+            .any(|stored| stored.entry.id == job.id),
+        Ok(None) => false,
+        Err(error) => return Outcome::Retry(format!("checking the install: {error}")),
+    };
+    if still_recorded {
+        tracing::info!(target: "audit", event = "app_password_created", account = %job.account, id = %job.id, scopes = ?entry.scope.names());
+        return Outcome::Done;
+    }
+    let orphan = StoredAppPassword {
+        raw: entry.to_stored(),
+        entry,
+    };
+    match directory.remove_app_password(&job.account, &orphan).await {
+        Ok(()) => Outcome::Superseded,
+        Err(error) => Outcome::Retry(format!("taking out a revoked app password: {error}")),
+    }
+}
+
+/// Revokes the job's app passwords (or every one made before it was
+/// requested): the revocation recorded first (so an older create still
+/// in flight is superseded), then hashes out, metadata last.
 #[tracing::instrument(skip_all, fields(account = %job.account))]
 pub async fn revoke_app_passwords<D: Directory>(
     context: &Context<D>,
     job: &RevokeAppPasswords,
 ) -> Outcome {
-    let account = match context.directory.account_at(&job.account).await {
-        Ok(Some(account)) => account,
-        Ok(None) => return Outcome::Failed("the account no longer exists".into()),
-        Err(error) => return Outcome::Retry(error.to_string()),
+    let recorded = on_current_account(&context.directory, &job.account, |account| async move {
+        context
+            .directory
+            .record_revocation(&account, job.job_id)
+            .await?;
+        Ok(account)
+    })
+    .await;
+    let account = match recorded {
+        Ok(account) => account,
+        Err(outcome) => return outcome,
     };
     let chosen = account
         .app_passwords
         .iter()
         .filter(|stored| match &job.ids {
             Some(ids) => ids.contains(&stored.entry.id),
-            None => true,
+            None => job.job_id.follows(stored.entry.id),
         });
     match remove_all(&context.directory, &job.account, chosen).await {
         Ok(removed) => {

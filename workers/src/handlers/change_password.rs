@@ -1,7 +1,7 @@
 use super::{hash_all, on_current_account, revoke_every_app_password, unreadable};
 use crate::outcome::Outcome;
 use crate::step::Context;
-use latchkey_core::directory::{Directory, PasswordWrite, SessionStore};
+use latchkey_core::directory::{Directory, Feature, Order, PasswordWrite, SessionStore};
 use latchkey_core::job::ChangePassword;
 
 /// What the write found.
@@ -30,10 +30,10 @@ where
     let applied = on_current_account(&context.directory, &job.account, |account| {
         let hash = &hash;
         async move {
-            match account.password_job {
-                Some(applied) if applied == job.job_id => return Ok(Applied::ThisChange),
-                Some(applied) if applied > job.job_id => return Ok(Applied::Superseded),
-                _ => {}
+            match account.order_of(Feature::Password, job.job_id) {
+                Order::Applied => return Ok(Applied::ThisChange),
+                Order::Older => return Ok(Applied::Superseded),
+                Order::Newer => {}
             }
             let write = PasswordWrite {
                 account: &account,
@@ -55,7 +55,7 @@ where
         },
         Ok(Applied::Superseded) => {
             tracing::info!("superseded by a newer change; nothing to do");
-            Outcome::Done
+            Outcome::Superseded
         }
         Err(outcome) => outcome,
     }

@@ -3,7 +3,7 @@ use crate::mailbox::encrypt::{BatchProgress, encrypt_batch};
 use crate::mailbox::maildir::{Maildir, MessageFile};
 use crate::outcome::Outcome;
 use crate::step::Context;
-use latchkey_core::directory::{Directory, EncryptionSettings, JobUpdate};
+use latchkey_core::directory::{Directory, EncryptionSettings, Feature, JobUpdate, Order};
 use latchkey_core::encryption::Encryptor;
 use latchkey_core::job::{DisableEncryption, EncryptMailbox};
 use std::sync::Arc;
@@ -16,13 +16,13 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(1);
 const MAX_ROUNDS: usize = 5;
 
 /// Stores the settings, then encrypts every message of the mailbox that is
-/// not encrypted yet, under a lease so only one pass runs per account.
+/// not encrypted yet, under a lease so only one pass runs per account. A
+/// job older than the last change of the settings changes nothing.
 #[tracing::instrument(skip_all, fields(account = %job.account))]
 pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMailbox) -> Outcome {
     let accepted_at = job.accepted_at.unwrap_or_else(|| context.clock.now());
-    let encryptor = Encryptor::from_stored(
-        &job.method,
-        &job.algorithm,
+    let encryptor = Encryptor::for_keys(
+        job.algorithm,
         &job.keys,
         job.protect_subject,
         accepted_at.into(),
@@ -32,41 +32,42 @@ pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMa
         Err(error) => return Outcome::Failed(format!("the keys cannot be used: {error}")),
     };
     let wanted = EncryptionSettings {
-        method: job.method.clone(),
-        algorithm: job.algorithm.clone(),
-        keys: job.keys.clone(),
+        method: job.algorithm.method().as_str().into(),
+        algorithm: job.algorithm.as_str().into(),
+        keys: job.keys.to_base64(),
         since: Some(accepted_at),
         protect_subject: job.protect_subject,
     };
     let stored = on_current_account(&context.directory, &job.account, |account| {
         let wanted = &wanted;
         async move {
-            let same = account.encryption.as_ref().is_some_and(|current| {
-                current.method == wanted.method
-                    && current.algorithm == wanted.algorithm
-                    && current.keys == wanted.keys
-                    && current.protect_subject == wanted.protect_subject
-            });
-            if !same {
-                context
-                    .directory
-                    .write_encryption(&account, Some(wanted))
-                    .await?;
+            match account.order_of(Feature::Encryption, job.job_id) {
+                Order::Older => return Ok(None),
+                // Stored by an earlier delivery: the pass resumes.
+                Order::Applied => {}
+                Order::Newer => {
+                    context
+                        .directory
+                        .write_encryption(&account, Some(wanted), job.job_id)
+                        .await?
+                }
             }
-            Ok(())
+            Ok(Some(account.uid))
         }
     })
     .await;
-    if let Err(outcome) = stored {
-        return outcome;
-    }
+    let uid = match stored {
+        Ok(Some(uid)) => uid,
+        Ok(None) => return Outcome::Superseded,
+        Err(outcome) => return outcome,
+    };
     // The lease belongs to the job: a redelivery (its first worker died)
     // takes it over at once; any other job waits until it is released or expires.
     let holder = format!("job/{}", job.job_id);
     if let Err(outcome) = take_lease(context, job, &holder).await {
         return outcome;
     }
-    let outcome = pass(context, job, encryptor, &holder).await;
+    let outcome = pass(context, job, &uid, encryptor, &holder).await;
     if let Err(error) = context.directory.release_lease(&job.account, &holder).await {
         tracing::warn!(%error, "could not give the lease back; it expires by itself");
     }
@@ -98,10 +99,11 @@ async fn take_lease<D: Directory>(
 async fn pass<D: Directory>(
     context: &Context<D>,
     job: &EncryptMailbox,
+    uid: &str,
     encryptor: Arc<Encryptor>,
     holder: &str,
 ) -> Outcome {
-    let maildir = Maildir::new(context.mailbox.maildir_of(&job.uid));
+    let maildir = Maildir::new(context.mailbox.maildir_of(uid));
     let cleaner = maildir.clone();
     if let Err(error) = blocking(move || cleaner.remove_leftovers()).await {
         return Outcome::Retry(format!("cleaning tmp/: {error}"));
@@ -112,6 +114,9 @@ async fn pass<D: Directory>(
     let mut total = 0u64;
     let progress = Arc::new(BatchProgress::default());
     for _ in 0..MAX_ROUNDS {
+        if let Some(outcome) = superseded_meanwhile(context, job).await {
+            return outcome;
+        }
         let lister = maildir.clone();
         let messages = match blocking(move || lister.messages()).await {
             Ok(messages) => messages,
@@ -141,6 +146,21 @@ async fn pass<D: Directory>(
     let skipped = progress.skipped();
     tracing::info!(target: "audit", event = "mailbox_encrypted", account = %job.account, messages = total, ?skipped);
     Outcome::Done
+}
+
+/// Whether the settings changed since the pass began (a newer job stored
+/// other keys, or turned encryption off): then this pass stops, as it must
+/// not go on with keys the user replaced.
+async fn superseded_meanwhile<D: Directory>(
+    context: &Context<D>,
+    job: &EncryptMailbox,
+) -> Option<Outcome> {
+    match context.directory.account_at(&job.account).await {
+        Ok(Some(account)) => (account.order_of(Feature::Encryption, job.job_id) == Order::Older)
+            .then_some(Outcome::Superseded),
+        Ok(None) => Some(Outcome::Failed("the account no longer exists".into())),
+        Err(error) => Some(Outcome::Retry(error.to_string())),
+    }
 }
 
 /// Reports progress every second and keeps the lease while a batch runs.
@@ -214,10 +234,16 @@ pub async fn disable_encryption<D: Directory>(
     job: &DisableEncryption,
 ) -> Outcome {
     let result = on_current_account(&context.directory, &job.account, |account| async move {
-        if account.encryption.is_some() {
-            context.directory.write_encryption(&account, None).await?;
-            tracing::info!(target: "audit", event = "encryption_disabled", account = %job.account);
+        match account.order_of(Feature::Encryption, job.job_id) {
+            Order::Older => return Ok(Outcome::Superseded),
+            Order::Applied => return Ok(Outcome::Done),
+            Order::Newer => {}
         }
+        context
+            .directory
+            .write_encryption(&account, None, job.job_id)
+            .await?;
+        tracing::info!(target: "audit", event = "encryption_disabled", account = %job.account);
         Ok(Outcome::Done)
     })
     .await;

@@ -1,7 +1,7 @@
 use super::{hash_all, on_current_account, unreadable};
 use crate::outcome::Outcome;
 use crate::step::Context;
-use latchkey_core::directory::{Accounts, TotpChange};
+use latchkey_core::directory::{Accounts, Feature, Order, TotpChange};
 use latchkey_core::domain::JobId;
 use latchkey_core::job::{DisableTotp, EnableTotp, RegenerateRecoveryCodes, seal_context};
 use latchkey_core::seal::Keyring;
@@ -42,6 +42,11 @@ pub async fn enable_totp<D: Accounts>(context: &Context<D>, job: &EnableTotp) ->
     let result = on_current_account(&context.directory, &job.account, |account| {
         let (secret, hashes, directory_context) = (&secret, &hashes, &directory_context);
         async move {
+            match account.order_of(Feature::SecondFactor, job.job_id) {
+                Order::Older => return Ok(Outcome::Superseded),
+                Order::Applied => return Ok(Outcome::Done),
+                Order::Newer => {}
+            }
             if let Some(stored) = &account.totp_secret {
                 let same = context
                     .directory_keyring
@@ -57,6 +62,7 @@ pub async fn enable_totp<D: Accounts>(context: &Context<D>, job: &EnableTotp) ->
             }
             let sealed_secret = context.directory_keyring.seal(directory_context, secret);
             let change = TotpChange::Enable {
+                job: job.job_id,
                 sealed_secret: &sealed_secret,
                 params: &job.params,
                 last_step: job.accepted_step,
@@ -72,17 +78,20 @@ pub async fn enable_totp<D: Accounts>(context: &Context<D>, job: &EnableTotp) ->
     result.unwrap_or_else(|outcome| outcome)
 }
 
-/// Turns TOTP off and gives mail clients the primary password back.
+/// Turns TOTP off and gives mail clients the primary password back; an
+/// enrolment newer than this request stands.
 #[tracing::instrument(skip_all, fields(account = %job.account))]
 pub async fn disable_totp<D: Accounts>(context: &Context<D>, job: &DisableTotp) -> Outcome {
     let result = on_current_account(&context.directory, &job.account, |account| async move {
-        if account.totp_enabled() {
-            context
-                .directory
-                .write_totp(&account, TotpChange::Disable)
-                .await?;
-            tracing::info!(target: "audit", event = "totp_disabled", account = %job.account);
+        match account.order_of(Feature::SecondFactor, job.job_id) {
+            Order::Older => return Ok(Outcome::Superseded),
+            Order::Applied => return Ok(Outcome::Done),
+            Order::Newer => {}
         }
+        // Written even when 2FA is off already, so an older enrolment retried later is superseded.
+        let change = TotpChange::Disable { job: job.job_id };
+        context.directory.write_totp(&account, change).await?;
+        tracing::info!(target: "audit", event = "totp_disabled", account = %job.account);
         Ok(Outcome::Done)
     })
     .await;
@@ -103,10 +112,16 @@ pub async fn regenerate_recovery_codes<D: Accounts>(
     let result = on_current_account(&context.directory, &job.account, |account| {
         let hashes = &hashes;
         async move {
+            match account.order_of(Feature::RecoveryCodes, job.job_id) {
+                Order::Older => return Ok(Outcome::Superseded),
+                Order::Applied => return Ok(Outcome::Done),
+                Order::Newer => {}
+            }
             if !account.totp_enabled() {
                 return Ok(Outcome::Failed("two-factor authentication is off".into()));
             }
             let change = TotpChange::ReplaceRecoveryCodes {
+                job: job.job_id,
                 recovery_hashes: hashes,
             };
             context.directory.write_totp(&account, change).await?;
