@@ -34,6 +34,38 @@ pub enum SealError {
     Damaged,
 }
 
+/// A value sealed for one context (`<key id>.<base64url>`): safe to carry
+/// through the broker or keep in the directory; it opens only with the
+/// keyring and the context it was sealed for.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Sealed(String);
+
+impl Sealed {
+    /// The sealed text, to store.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The sealed text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl AsRef<str> for Sealed {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Sealed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let key = self.0.split_once('.').map_or("?", |(id, _)| id);
+        write!(f, "Sealed({key}.…)")
+    }
+}
+
 /// One named AES-256 key.
 struct NamedKey {
     id: String,
@@ -80,7 +112,7 @@ impl Keyring {
     }
 
     /// Seals `secret` for the context `context`.
-    pub fn seal(&self, context: &str, secret: &[u8]) -> String {
+    pub fn seal(&self, context: &str, secret: &[u8]) -> Sealed {
         let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
@@ -94,12 +126,16 @@ impl Keyring {
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&ciphertext);
-        format!("{}.{}", key.id, URL_SAFE_NO_PAD.encode(sealed))
+        Sealed(format!("{}.{}", key.id, URL_SAFE_NO_PAD.encode(sealed)))
     }
 
     /// Opens a value sealed for `context`.
-    pub fn open(&self, context: &str, sealed: &str) -> Result<Zeroizing<Vec<u8>>, SealError> {
-        let (id, body) = sealed.split_once('.').ok_or(SealError::Damaged)?;
+    pub fn open(
+        &self,
+        context: &str,
+        sealed: impl AsRef<str>,
+    ) -> Result<Zeroizing<Vec<u8>>, SealError> {
+        let (id, body) = sealed.as_ref().split_once('.').ok_or(SealError::Damaged)?;
         let key = self
             .keys
             .iter()
@@ -123,7 +159,11 @@ impl Keyring {
     }
 
     /// Opens a sealed UTF-8 secret.
-    pub fn open_string(&self, context: &str, sealed: &str) -> Result<SecretString, SealError> {
+    pub fn open_string(
+        &self,
+        context: &str,
+        sealed: impl AsRef<str>,
+    ) -> Result<SecretString, SealError> {
         let bytes = self.open(context, sealed)?;
         let text = std::str::from_utf8(&bytes).map_err(|_| SealError::Damaged)?;
         Ok(SecretString::from(text.to_owned()))
@@ -164,7 +204,7 @@ mod tests {
     fn a_sealed_value_opens_only_in_its_context() {
         let ring = Keyring::from_lines(&key_line("k1", 7), []).unwrap();
         let sealed = ring.seal("job-1", b"hunter2hunter2");
-        assert!(!sealed.contains("hunter2"));
+        assert!(!sealed.as_str().contains("hunter2"));
         assert_eq!(
             ring.open("job-1", &sealed).unwrap().as_slice(),
             b"hunter2hunter2"
@@ -178,7 +218,7 @@ mod tests {
         let sealed = old.seal("ctx", b"secret");
         let previous = [key_line("k1", 1)];
         let rotated = Keyring::from_lines(&key_line("k2", 2), &previous).unwrap();
-        assert!(rotated.seal("ctx", b"x").starts_with("k2."));
+        assert!(rotated.seal("ctx", b"x").as_str().starts_with("k2."));
         assert_eq!(rotated.open("ctx", &sealed).unwrap().as_slice(), b"secret");
         let fresh = Keyring::from_lines(&key_line("k2", 2), []).unwrap();
         assert_eq!(
@@ -190,7 +230,7 @@ mod tests {
     #[test]
     fn a_tampered_value_is_refused() {
         let ring = Keyring::random("t");
-        let mut sealed = ring.seal("ctx", b"secret");
+        let mut sealed = ring.seal("ctx", b"secret").into_string();
         sealed.push('A');
         assert_eq!(ring.open("ctx", &sealed), Err(SealError::Damaged));
     }

@@ -31,7 +31,7 @@ pub struct SecondFactorInput {
 /// Seals `value` as a token that opens only for `context`.
 pub fn seal_token<T: Serialize>(keyring: &Keyring, context: &str, value: &T) -> String {
     let json = Zeroizing::new(serde_json::to_vec(value).expect("tokens serialise"));
-    keyring.seal(context, &json)
+    keyring.seal(context, &json).into_string()
 }
 
 /// Opens a token sealed for `context`, or `None` if it is not one.

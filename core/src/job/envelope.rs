@@ -88,7 +88,7 @@ impl Envelope {
         let inner = serde_json::to_vec(self).expect("an envelope serialises");
         let wire = Wire {
             latchkey_envelope: self.version,
-            sealed: keyring.seal(SEAL_CONTEXT, &inner),
+            sealed: keyring.seal(SEAL_CONTEXT, &inner).into_string(),
         };
         serde_json::to_vec(&wire).expect("a sealed envelope serialises")
     }

@@ -4,6 +4,7 @@ use super::{JobKind, Queue};
 use crate::app_password::{AppPasswordName, Scope};
 use crate::domain::{Dn, JobId};
 use crate::encryption::{Algorithm, StoredKeys};
+use crate::seal::Sealed;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
@@ -97,7 +98,7 @@ pub struct ChangePassword {
     pub account: Dn,
     /// The new password, sealed with the shared key for the context
     /// [`ChangePassword::seal_context`].
-    pub sealed_password: String,
+    pub sealed_password: Sealed,
     /// The session that asked, which survives the change (by its public id).
     pub keep_session: Option<String>,
 }
@@ -124,13 +125,13 @@ pub struct EnableTotp {
     /// The account turning 2FA on.
     pub account: Dn,
     /// The TOTP secret, sealed for [`seal_context`]`(job_id, "totp_secret")`.
-    pub sealed_secret: String,
+    pub sealed_secret: Sealed,
     /// The parameters in their stored form (`SHA1/6/30`).
     pub params: String,
     /// The step of the code that confirmed the enrolment (never accepted again).
     pub accepted_step: u64,
     /// The recovery codes as a JSON list, sealed for `(job_id, "recovery_codes")`.
-    pub sealed_recovery_codes: String,
+    pub sealed_recovery_codes: Sealed,
     /// Whether mail clients must use app passwords from now on.
     pub mail_requires_app_password: bool,
 }
@@ -152,7 +153,7 @@ pub struct RegenerateRecoveryCodes {
     /// The account.
     pub account: Dn,
     /// The new codes as a JSON list, sealed for `(job_id, "recovery_codes")`.
-    pub sealed_recovery_codes: String,
+    pub sealed_recovery_codes: Sealed,
 }
 
 /// A new app password to store; the gateway made the secret and showed it once.
@@ -175,7 +176,7 @@ pub struct CreateAppPassword {
     #[serde(with = "time::serde::rfc3339::option")]
     pub expires: Option<OffsetDateTime>,
     /// The secret, sealed for [`seal_context`]`(job_id, "app_password")`.
-    pub sealed_secret: String,
+    pub sealed_secret: Sealed,
     /// The account's limit when the request was accepted.
     pub max_per_account: usize,
 }
@@ -230,7 +231,7 @@ mod tests {
         let message = JobMessage::ChangePassword(ChangePassword {
             job_id: JobId::new(),
             account: Dn::from_directory("uid=a,ou=people,dc=example,dc=org"),
-            sealed_password: "k1.xyz".into(),
+            sealed_password: crate::seal::Keyring::random("k1").seal("ctx", b"x"),
             keep_session: None,
         });
         let json = serde_json::to_value(&message).unwrap();

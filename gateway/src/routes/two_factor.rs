@@ -244,13 +244,10 @@ fn seal_codes(
     keyring: &latchkey_core::seal::Keyring,
     job_id: JobId,
     codes: &[RecoveryCode],
-) -> String {
+) -> latchkey_core::seal::Sealed {
     let normalised: Vec<&str> = codes.iter().map(RecoveryCode::normalised).collect();
-    seal_token(
-        keyring,
-        &seal_context(job_id, "recovery_codes"),
-        &normalised,
-    )
+    let json = zeroize::Zeroizing::new(serde_json::to_vec(&normalised).expect("codes serialise"));
+    keyring.seal(&seal_context(job_id, "recovery_codes"), &json)
 }
 
 fn shown(codes: &[RecoveryCode]) -> serde_json::Value {

@@ -12,7 +12,7 @@ use latchkey_core::job::{
     CreateAppPassword, DisableEncryption, DisableTotp, EnableTotp, EncryptMailbox, Envelope,
     JobMessage, JobRecord, RegenerateRecoveryCodes, RevokeAppPasswords, seal_context,
 };
-use latchkey_core::seal::Keyring;
+use latchkey_core::seal::{Keyring, Sealed};
 use latchkey_tests::demo::{self, BOB};
 use latchkey_tests::keys::GpgHome;
 use latchkey_tests::probe::Probe;
@@ -180,7 +180,7 @@ async fn queued(app: &TestApp, message: JobMessage) -> Envelope {
     Envelope::new(message, now, None)
 }
 
-fn sealed_codes(keyring: &Keyring, job_id: JobId, count: usize) -> String {
+fn sealed_codes(keyring: &Keyring, job_id: JobId, count: usize) -> Sealed {
     let codes: Vec<String> = (0..count).map(|n| format!("code-{n}-{job_id}")).collect();
     keyring.seal(
         &seal_context(job_id, "recovery_codes"),

@@ -4,7 +4,7 @@ use crate::step::Context;
 use latchkey_core::directory::{Accounts, Feature, Order, TotpChange};
 use latchkey_core::domain::JobId;
 use latchkey_core::job::{DisableTotp, EnableTotp, RegenerateRecoveryCodes, seal_context};
-use latchkey_core::seal::Keyring;
+use latchkey_core::seal::{Keyring, Sealed};
 use latchkey_core::totp;
 use secrecy::SecretString;
 
@@ -12,7 +12,7 @@ use secrecy::SecretString;
 fn open_codes(
     keyring: &Keyring,
     job_id: JobId,
-    sealed: &str,
+    sealed: &Sealed,
 ) -> Result<Vec<SecretString>, Outcome> {
     let json = keyring
         .open(&seal_context(job_id, "recovery_codes"), sealed)
@@ -63,7 +63,7 @@ pub async fn enable_totp<D: Accounts>(context: &Context<D>, job: &EnableTotp) ->
             let sealed_secret = context.directory_keyring.seal(directory_context, secret);
             let change = TotpChange::Enable {
                 job: job.job_id,
-                sealed_secret: &sealed_secret,
+                sealed_secret: sealed_secret.as_str(),
                 params: &job.params,
                 last_step: job.accepted_step,
                 recovery_hashes: hashes,
