@@ -165,6 +165,15 @@ pub struct GatewaySettings {
     pub session_idle_minutes: u64,
     /// Password verifications running at once (each takes a core for ~25 ms).
     pub max_concurrent_hashes: usize,
+    /// Verifications waiting for a free slot, at most; past that a request
+    /// is answered 503 at once instead of queueing without bound.
+    pub max_waiting_hashes: usize,
+    /// How long a verification waits for a slot before the answer is 503.
+    pub hash_wait_ms: u64,
+    /// Reverse proxies (CIDRs, e.g. `10.0.0.0/8`, `::1/128`) whose
+    /// `X-Forwarded-For` / `Forwarded` headers name the client; from any
+    /// other peer those headers are ignored.
+    pub trusted_proxies: Vec<String>,
     /// Limits on failed sign-ins.
     pub rate_limit: RateLimitSettings,
 }
@@ -306,6 +315,7 @@ impl Settings {
             .with_list_parse_key("worker.queues")
             .with_list_parse_key("app_passwords.default_scopes")
             .with_list_parse_key("secrets.previous_sealing_keys")
+            .with_list_parse_key("gateway.trusted_proxies")
             .try_parsing(true)
             .source(env);
         let merged = builder.add_source(environment).build()?;

@@ -1,17 +1,16 @@
 //! Latchkey gateway: authenticates sessions, validates requests, records and
 //! queues jobs. Slow or retryable work never happens on the request path.
 
+pub mod credentials;
 pub mod csrf;
 pub mod enqueue;
 pub mod extract;
 pub mod portal;
 pub mod problem;
-pub mod rate_limit;
 pub mod routes;
 pub mod second_factor;
 pub mod session;
 pub mod state;
-pub mod verify;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

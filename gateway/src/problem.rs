@@ -125,6 +125,9 @@ pub enum ApiError {
     /// Too many failures; try again after the delay.
     #[error("too many failed attempts; try again in {} seconds", .0.as_secs().max(1))]
     RateLimited(Duration),
+    /// Too many password checks are waiting already; nothing was checked.
+    #[error("the service is busy checking passwords; try again in {} seconds", .0.as_secs().max(1))]
+    Busy(Duration),
     /// The job could not be queued durably.
     #[error(
         "the request could not be queued right now; nothing was changed, please try again in a minute"
@@ -202,9 +205,9 @@ impl ApiError {
             }
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::BrokerUnavailable(_) | ApiError::DirectoryUnavailable(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::Busy(_)
+            | ApiError::BrokerUnavailable(_)
+            | ApiError::DirectoryUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -242,6 +245,7 @@ impl ApiError {
             ApiError::UnusableKey(_) => "unusable-key",
             ApiError::EncryptionOff => "encryption-off",
             ApiError::RateLimited(_) => "rate-limited",
+            ApiError::Busy(_) => "busy",
             ApiError::BrokerUnavailable(_) => "broker-unavailable",
             ApiError::DirectoryUnavailable(_) => "directory-unavailable",
             ApiError::Internal(_) => "internal",
@@ -306,7 +310,7 @@ impl IntoResponse for ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         let retry_after = match &self {
-            ApiError::RateLimited(delay) => Some(delay.as_secs().max(1)),
+            ApiError::RateLimited(delay) | ApiError::Busy(delay) => Some(delay.as_secs().max(1)),
             ApiError::BrokerUnavailable(_) | ApiError::DirectoryUnavailable(_) => Some(30),
             _ => None,
         };

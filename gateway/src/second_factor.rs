@@ -3,16 +3,15 @@
 //! recovery codes; and the sealed tokens that carry enrolments and sign-in
 //! challenges between requests, so no gateway keeps state.
 
+use crate::credentials::{Attempt, ClientAddress};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-use crate::verify::Attempt;
 use latchkey_core::directory::{Account, Accounts, DirectoryError, TotpChange};
 use latchkey_core::seal::Keyring;
 use latchkey_core::totp::{self, RecoveryCode, TotpCode, TotpParams};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use std::net::IpAddr;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -69,26 +68,23 @@ impl<D: Accounts, P: Send + Sync + 'static> AppState<D, P> {
         self: &Arc<Self>,
         account: &Account,
         input: &SecondFactorInput,
-        address: Option<IpAddr>,
+        client: ClientAddress,
     ) -> ApiResult<usize> {
-        let account_key = format!("2fa:{}", account.uid.to_lowercase());
-        let attempt = Attempt {
-            account_key: &account_key,
-            address,
-        };
-        self.check_limits(&attempt)?;
+        let attempt = Attempt::second_factor_of(account, client);
+        self.count_attempt(&attempt)?;
         let (secret, params) = self.totp_of(account)?;
         let outcome = match (&input.code, &input.recovery_code) {
             (Some(code), _) => self.use_code(account, &secret, params, code).await,
             (None, Some(recovery)) => self.use_recovery_code(account, recovery).await,
             (None, None) => return Err(ApiError::SecondFactorMissing),
         };
-        if matches!(
-            outcome,
-            Err(ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. })
-        ) {
-            self.record_failure(&attempt);
-            tracing::info!(target: "audit", event = "second_factor_failed", uid = %account.uid);
+        match &outcome {
+            Ok(_) => self.attempt_succeeded(&attempt),
+            Err(ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. }) => {
+                metrics::counter!("latchkey_failed_secrets_total").increment(1);
+                tracing::info!(target: "audit", event = "second_factor_failed", uid = %account.uid);
+            }
+            Err(_) => self.attempt_undecided(&attempt),
         }
         outcome
     }
@@ -137,7 +133,7 @@ impl<D: Accounts, P: Send + Sync + 'static> AppState<D, P> {
         let candidate = SecretString::from(code.normalised().to_owned());
         let hash = self
             .matching_hash(&account.recovery_codes, &candidate)
-            .await
+            .await?
             .ok_or(ApiError::WrongCode { field: FIELD })?;
         match self
             .directory
@@ -152,17 +148,15 @@ impl<D: Accounts, P: Send + Sync + 'static> AppState<D, P> {
 
     /// The stored hash among `hashes` that `candidate` matches, verified on
     /// a blocking thread within the verification limit.
-    async fn matching_hash(&self, hashes: &[String], candidate: &SecretString) -> Option<String> {
-        let _slot = self.verify_slots.acquire().await.expect("never closed");
-        let hasher = self.hasher.clone();
-        let hashes = hashes.to_vec();
-        let candidate = candidate.clone();
-        tokio::task::spawn_blocking(move || {
-            hashes
-                .into_iter()
-                .find(|hash| hasher.verify(hash, &candidate))
-        })
-        .await
-        .expect("verification does not panic")
+    async fn matching_hash(
+        &self,
+        hashes: &[String],
+        candidate: &SecretString,
+    ) -> ApiResult<Option<String>> {
+        let slot = self.credentials.slot().await?;
+        Ok(self
+            .credentials
+            .matching_hash(&slot, hashes, candidate)
+            .await)
     }
 }

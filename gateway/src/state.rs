@@ -1,17 +1,16 @@
 //! What every route shares.
 
-use crate::rate_limit::FailureLimiter;
+use crate::credentials::Credentials;
 use axum_extra::extract::cookie::Key;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::clock::Clock;
 use latchkey_core::config::{AppPasswordSettings, MailboxSettings, Settings, TotpSettings};
-use latchkey_core::password::{PasswordHasher, PasswordPolicy};
+use latchkey_core::password::PasswordPolicy;
 use latchkey_core::seal::Keyring;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Semaphore;
 
 /// The gateway's shared state, generic over the directory `D` and the
 /// publisher `P`.
@@ -22,11 +21,8 @@ pub struct AppState<D, P> {
     pub publisher: P,
     /// Rules for new passwords.
     pub policy: PasswordPolicy,
-    /// Verifies passwords against stored hashes.
-    pub hasher: PasswordHasher,
-    /// A hash of a random password with the configured cost, verified for
-    /// unknown users so that they take as long as known ones.
-    pub dummy_hash: String,
+    /// Checks the secrets people present, within the limits.
+    pub credentials: Credentials,
     /// Seals secrets into job messages and tokens the gateway hands out.
     pub keyring: Keyring,
     /// Opens secrets sealed in the directory (TOTP seeds).
@@ -41,12 +37,6 @@ pub struct AppState<D, P> {
     pub cookie_key: Key,
     /// Makes CSRF tokens (derived from the cookie key).
     pub csrf_key: [u8; 32],
-    /// Bounds how many password verifications run at once.
-    pub verify_slots: Semaphore,
-    /// Failed secrets per account.
-    pub account_failures: FailureLimiter,
-    /// Failed secrets per client address.
-    pub address_failures: FailureLimiter,
     /// The time.
     pub clock: Arc<dyn Clock>,
     /// The origin (`scheme://host[:port]`) the portal is served from.
@@ -81,17 +71,13 @@ impl<D, P> AppState<D, P> {
         .context("secrets.sealing_key")?;
         let directory_keyring = Keyring::from_lines(&settings.secrets.directory_key, [])
             .context("secrets.directory_key")?;
-        let window = Duration::from_secs(gateway.rate_limit.window_seconds);
         let public_url = gateway.public_url.trim_end_matches('/');
-        let hasher = PasswordHasher::new(settings.argon2).context("argon2 settings")?;
-        let dummy_hash = hasher.hash(&SecretString::from(uuid::Uuid::new_v4().to_string()));
         Ok(Self {
             directory,
             publisher,
             policy: PasswordPolicy::new(settings.password_policy.clone())
                 .context("password_policy.common_passwords_file")?,
-            hasher,
-            dummy_hash,
+            credentials: Credentials::new(settings, Arc::clone(&clock))?,
             keyring,
             directory_keyring,
             totp: settings.totp.clone(),
@@ -99,17 +85,6 @@ impl<D, P> AppState<D, P> {
             mailbox: settings.mailbox.clone(),
             csrf_key: derive_key(cookie_key.signing(), b"latchkey csrf tokens"),
             cookie_key,
-            verify_slots: Semaphore::new(gateway.max_concurrent_hashes.max(1)),
-            account_failures: FailureLimiter::new(
-                gateway.rate_limit.account_failures,
-                window,
-                Arc::clone(&clock),
-            ),
-            address_failures: FailureLimiter::new(
-                gateway.rate_limit.address_failures,
-                window,
-                Arc::clone(&clock),
-            ),
             clock,
             public_origin: origin_of(public_url),
             secure_cookies: public_url.starts_with("https://"),

@@ -1,12 +1,13 @@
 //! Application passwords: create (shown once), list, revoke.
 
+use crate::credentials::ClientAddress;
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use latchkey_core::app_password::{self, AppPassword, AppPasswordName, Scope};
 use latchkey_core::broker::Publisher;
@@ -15,7 +16,6 @@ use latchkey_core::domain::JobId;
 use latchkey_core::job::{CreateAppPassword, JobMessage, RevokeAppPasswords, seal_context};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -86,7 +86,7 @@ pub struct NewAppPassword {
 /// the job that stores its hash where the mail services check it.
 pub async fn create<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
     ApiJson(body): ApiJson<NewAppPassword>,
@@ -141,7 +141,7 @@ where
     match &body.password {
         Some(password) => {
             state
-                .confirm_password(account, password, "password", Some(peer.ip()))
+                .confirm_password(account, password, "password", client)
                 .await?;
         }
         None if recent => {}

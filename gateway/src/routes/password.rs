@@ -1,12 +1,13 @@
 //! Changing the primary password.
 
+use crate::credentials::ClientAddress;
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::Directory;
@@ -14,7 +15,6 @@ use latchkey_core::domain::JobId;
 use latchkey_core::job::{ChangePassword, JobMessage};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// `POST /api/password` body.
@@ -29,7 +29,7 @@ pub struct PasswordChange {
 #[tracing::instrument(skip_all, fields(uid = %session.account.uid))]
 pub async fn change<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
     ApiJson(body): ApiJson<PasswordChange>,
@@ -40,7 +40,7 @@ where
 {
     let account = &session.account;
     state
-        .confirm_password(account, &body.current, "current", Some(peer.ip()))
+        .confirm_password(account, &body.current, "current", client)
         .await?;
     if body.current.expose_secret() == body.new.expose_secret() {
         return Err(ApiError::PasswordUnchanged);

@@ -1,12 +1,12 @@
 //! Sign in and sign out.
 
+use crate::credentials::{Attempt, ClientAddress};
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
 use crate::second_factor::{SecondFactorInput, open_token, seal_token};
 use crate::session::CurrentSession;
 use crate::state::AppState;
-use crate::verify::Attempt;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,6 @@ use latchkey_core::directory::{Account, Directory, SessionStore};
 use latchkey_core::domain::{Dn, Uid};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// `POST /api/session` body.
@@ -87,7 +86,7 @@ impl<D: SessionStore, P> AppState<D, P> {
 #[tracing::instrument(skip_all, fields(uid = %body.username))]
 pub async fn sign_in<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     parts: Parts,
     ApiJson(body): ApiJson<SignIn>,
 ) -> ApiResult<Response>
@@ -99,23 +98,37 @@ where
         field: "username".into(),
         detail: error.to_string(),
     })?;
-    let account_key = uid.as_str().to_lowercase();
-    let attempt = Attempt {
-        account_key: &account_key,
-        address: Some(peer.ip()),
+    // Counted before anything is awaited; under the entry too once it is known.
+    let by_name = Attempt::sign_in(&body.username, client);
+    state.count_attempt(&by_name)?;
+    let account = match state.directory.find_account(&uid).await {
+        Ok(account) => account,
+        Err(error) => {
+            state.attempt_undecided(&by_name);
+            return Err(error.into());
+        }
     };
-    state.check_limits(&attempt)?;
-    let account = state.directory.find_account(&uid).await?;
-    if !state
+    let by_entry = account.as_ref().map(|account| by_name.of_entry(account));
+    if let Some(by_entry) = &by_entry {
+        state.count_attempt(by_entry)?;
+    }
+    let matched = state
         .password_matches(account.as_ref(), &body.password)
-        .await?
-    {
-        state.record_failure(&attempt);
-        tracing::info!(target: "audit", event = "sign_in_failed", uid = %uid, address = %peer.ip());
-        return Err(ApiError::InvalidCredentials);
+        .await;
+    let attempts = std::iter::once(&by_name).chain(by_entry.as_ref());
+    match matched {
+        Ok(true) => attempts.for_each(|attempt| state.attempt_succeeded(attempt)),
+        Ok(false) => {
+            metrics::counter!("latchkey_failed_secrets_total").increment(1);
+            tracing::info!(target: "audit", event = "sign_in_failed", uid = %uid, address = %client.0);
+            return Err(ApiError::InvalidCredentials);
+        }
+        Err(error) => {
+            attempts.for_each(|attempt| state.attempt_undecided(attempt));
+            return Err(error);
+        }
     }
     let account = account.expect("a match implies an account");
-    state.account_failures.clear(&account_key);
     if account.totp_enabled() {
         let lifetime = time::Duration::minutes(state.totp.challenge_minutes as i64);
         let challenge = Challenge {
@@ -144,7 +157,7 @@ pub struct SecondStep {
 /// `POST /api/session/totp`: the second step of a sign-in with 2FA.
 pub async fn second_step<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     parts: Parts,
     ApiJson(body): ApiJson<SecondStep>,
 ) -> ApiResult<Response>
@@ -164,7 +177,7 @@ where
         .filter(|account| account.revision == challenge.revision)
         .ok_or(ApiError::InvalidChallenge)?;
     let left = state
-        .verify_second_factor(&account, &body.factor, Some(peer.ip()))
+        .verify_second_factor(&account, &body.factor, client)
         .await?;
     state.start_session(&parts, account, Some(left)).await
 }

@@ -1,14 +1,14 @@
 //! Turning TOTP on and off, and regenerating recovery codes.
 
+use crate::credentials::{Attempt, ClientAddress};
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::second_factor::{SecondFactorInput, open_token, seal_token};
 use crate::session::CurrentSession;
 use crate::state::AppState;
-use crate::verify::Attempt;
 use axum::Json;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::Directory;
@@ -19,7 +19,6 @@ use latchkey_core::job::{
 use latchkey_core::totp::{self, RecoveryCode, TotpCode, TotpParams};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use time::OffsetDateTime;
 
@@ -102,7 +101,7 @@ pub struct ConfirmEnrolment {
 /// queues the job that stores it; the recovery codes are shown once, here.
 pub async fn confirm_enrolment<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
     ApiJson(body): ApiJson<ConfirmEnrolment>,
@@ -128,17 +127,13 @@ where
         field: "code",
         detail: error.to_string(),
     })?;
-    let account_key = format!("2fa:{}", account.uid.to_lowercase());
-    let attempt = Attempt {
-        account_key: &account_key,
-        address: Some(peer.ip()),
-    };
-    state.check_limits(&attempt)?;
+    let attempt = Attempt::second_factor_of(account, client);
+    state.count_attempt(&attempt)?;
     let now = u64::try_from(state.clock.now().unix_timestamp()).unwrap_or(0);
     let Some(step) = params.matching_step(&secret, &code, now) else {
-        state.record_failure(&attempt);
         return Err(ApiError::WrongCode { field: "code" });
     };
+    state.attempt_succeeded(&attempt);
     let codes = RecoveryCode::generate(state.totp.recovery_codes);
     let job_id = JobId::new();
     let message = JobMessage::EnableTotp(EnableTotp {
@@ -168,7 +163,7 @@ pub struct Disable {
 /// `DELETE /api/totp`: the password and a second factor turn 2FA off.
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
     ApiJson(body): ApiJson<Disable>,
@@ -182,10 +177,10 @@ where
         return Err(ApiError::TwoFactorOff);
     }
     state
-        .confirm_password(account, &body.password, "password", Some(peer.ip()))
+        .confirm_password(account, &body.password, "password", client)
         .await?;
     state
-        .verify_second_factor(account, &body.factor, Some(peer.ip()))
+        .verify_second_factor(account, &body.factor, client)
         .await?;
     let message = JobMessage::DisableTotp(DisableTotp {
         job_id: JobId::new(),
@@ -205,7 +200,7 @@ pub struct Regenerate {
 /// codes with new ones, shown once, here.
 pub async fn regenerate_recovery_codes<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
     ApiJson(body): ApiJson<Regenerate>,
@@ -222,9 +217,7 @@ where
         code: Some(body.code),
         recovery_code: None,
     };
-    state
-        .verify_second_factor(account, &factor, Some(peer.ip()))
-        .await?;
+    state.verify_second_factor(account, &factor, client).await?;
     let codes = RecoveryCode::generate(state.totp.recovery_codes);
     let job_id = JobId::new();
     let message = JobMessage::RegenerateRecoveryCodes(RegenerateRecoveryCodes {

@@ -38,21 +38,13 @@ impl FailureLimiter {
         }
     }
 
-    /// How long `key` must wait before trying again, if it must.
-    pub fn retry_after(&self, key: &str) -> Option<Duration> {
-        let now = self.clock.now();
-        let windows = self
-            .windows
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let window = windows.get(key)?;
-        let ends = window.started + self.window;
-        (window.failures >= self.limit && ends > now)
-            .then(|| Duration::try_from(ends - now).unwrap_or_default())
-    }
-
-    /// Counts a failure for `key`.
-    pub fn record_failure(&self, key: &str) {
+    /// Counts an attempt for `key` as a failure before it is made, unless
+    /// `key` has used up its failures: then says how long it must wait. The
+    /// count and the check are one step under one lock, so however many
+    /// attempts arrive at once, no more than the limit get through; an
+    /// attempt that succeeds is taken back ([`FailureLimiter::release`] or
+    /// [`FailureLimiter::clear`]).
+    pub fn reserve(&self, key: &str) -> Result<(), Duration> {
         let now = self.clock.now();
         let mut windows = self
             .windows
@@ -65,13 +57,28 @@ impl FailureLimiter {
             started: now,
             failures: 0,
         });
-        if window.started + self.window <= now {
+        let ends = window.started + self.window;
+        if ends <= now {
             *window = Window {
                 started: now,
                 failures: 0,
             };
+        } else if window.failures >= self.limit {
+            return Err(Duration::try_from(ends - now).unwrap_or_default());
         }
         window.failures += 1;
+        Ok(())
+    }
+
+    /// Takes back one attempt of `key` that did not fail.
+    pub fn release(&self, key: &str) {
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(window) = windows.get_mut(key) {
+            window.failures = window.failures.saturating_sub(1);
+        }
     }
 
     /// Forgets the failures of `key` (after a success).
@@ -94,30 +101,47 @@ mod tests {
         let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
         let limiter = FailureLimiter::new(3, Duration::from_secs(60), Arc::new(clock.clone()));
         for _ in 0..3 {
-            assert_eq!(limiter.retry_after("alice"), None);
-            limiter.record_failure("alice");
+            assert_eq!(limiter.reserve("alice"), Ok(()));
         }
-        assert_eq!(limiter.retry_after("alice"), Some(Duration::from_secs(60)));
-        assert_eq!(limiter.retry_after("bob"), None);
+        assert_eq!(limiter.reserve("alice"), Err(Duration::from_secs(60)));
+        assert_eq!(limiter.reserve("bob"), Ok(()));
         clock.advance(time::Duration::seconds(45));
-        assert_eq!(limiter.retry_after("alice"), Some(Duration::from_secs(15)));
+        assert_eq!(limiter.reserve("alice"), Err(Duration::from_secs(15)));
         clock.advance(time::Duration::seconds(15));
-        assert_eq!(limiter.retry_after("alice"), None);
-        limiter.record_failure("alice");
         assert_eq!(
-            limiter.retry_after("alice"),
-            None,
+            limiter.reserve("alice"),
+            Ok(()),
             "a new window starts afresh"
         );
+        assert_eq!(limiter.reserve("alice"), Ok(()));
     }
 
     #[test]
     fn a_success_clears_the_count() {
         let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
         let limiter = FailureLimiter::new(1, Duration::from_secs(60), Arc::new(clock));
-        limiter.record_failure("alice");
-        assert!(limiter.retry_after("alice").is_some());
+        limiter.reserve("alice").unwrap();
+        assert!(limiter.reserve("alice").is_err());
         limiter.clear("alice");
-        assert_eq!(limiter.retry_after("alice"), None);
+        assert_eq!(limiter.reserve("alice"), Ok(()));
+        limiter.release("alice");
+        assert_eq!(limiter.reserve("alice"), Ok(()), "a success is taken back");
+    }
+
+    #[test]
+    fn a_burst_from_many_threads_gets_no_more_than_the_limit_through() {
+        let clock = ManualClock::new(datetime!(2026-01-01 00:00 UTC));
+        let limiter = FailureLimiter::new(5, Duration::from_secs(60), Arc::new(clock));
+        let through = std::sync::atomic::AtomicUsize::new(0);
+        std::thread::scope(|scope| {
+            for _ in 0..50 {
+                scope.spawn(|| {
+                    if limiter.reserve("alice").is_ok() {
+                        through.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(through.into_inner(), 5);
     }
 }

@@ -1,0 +1,206 @@
+//! Checking a password or code someone presents, behind the failure
+//! limits: each attempt is counted as a failure *before* anything is
+//! awaited (a directory search, the hashing queue), so a burst of parallel
+//! guesses gets no more than the limit through; a success takes its count
+//! back. Accounts count under their directory entry, and a name the
+//! directory does not know under its normalised spelling, so look-alike
+//! spellings of one account share one counter.
+
+use super::ClientAddress;
+use crate::problem::{ApiError, ApiResult};
+use crate::state::AppState;
+use latchkey_core::directory::{Account, Accounts};
+use secrecy::SecretString;
+use std::sync::Arc;
+use unicode_normalization::UnicodeNormalization;
+
+/// The keys one attempt counts under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attempt {
+    accounts: Vec<String>,
+    address: Option<String>,
+}
+
+/// A name as the per-account limit counts it before the directory has said
+/// whose it is: surrounding white space dropped, NFKC (fullwidth and other
+/// compatibility forms folded), lower case.
+fn normalised(name: &str) -> String {
+    name.trim().nfkc().collect::<String>().to_lowercase()
+}
+
+impl Attempt {
+    /// A sign-in with `name`, before the directory is asked who that is.
+    pub fn sign_in(name: &str, client: ClientAddress) -> Self {
+        Self {
+            accounts: vec![format!("password:name:{}", normalised(name))],
+            address: Some(client.limit_key()),
+        }
+    }
+
+    /// The password of `account`.
+    pub fn password_of(account: &Account, client: ClientAddress) -> Self {
+        Self {
+            accounts: vec![Self::entry_key("password", account)],
+            address: Some(client.limit_key()),
+        }
+    }
+
+    /// A second factor (code or recovery code) of `account`.
+    pub fn second_factor_of(account: &Account, client: ClientAddress) -> Self {
+        Self {
+            accounts: vec![Self::entry_key("second-factor", account)],
+            address: Some(client.limit_key()),
+        }
+    }
+
+    /// The same sign-in counted under the entry the directory found too
+    /// (its address already counted).
+    pub fn of_entry(&self, account: &Account) -> Self {
+        Self {
+            accounts: vec![Self::entry_key("password", account)],
+            address: None,
+        }
+    }
+
+    fn entry_key(what: &str, account: &Account) -> String {
+        format!("{what}:dn:{}", account.dn.as_str().to_lowercase())
+    }
+}
+
+impl<D: Accounts, P> AppState<D, P> {
+    /// Counts `attempt` as a failure now, before any wait; 429 if one of
+    /// its keys has used up its failures (then nothing is counted).
+    pub fn count_attempt(&self, attempt: &Attempt) -> ApiResult<()> {
+        let limits = &self.credentials;
+        let mut counted: Vec<&String> = Vec::new();
+        let refused = attempt
+            .accounts
+            .iter()
+            .find_map(|key| match limits.account_failures.reserve(key) {
+                Ok(()) => {
+                    counted.push(key);
+                    None
+                }
+                Err(wait) => Some(wait),
+            })
+            .or_else(|| {
+                let key = attempt.address.as_ref()?;
+                limits.address_failures.reserve(key).err()
+            });
+        let Some(wait) = refused else {
+            return Ok(());
+        };
+        for key in counted {
+            limits.account_failures.release(key);
+        }
+        metrics::counter!("latchkey_rate_limited_total").increment(1);
+        Err(ApiError::RateLimited(wait))
+    }
+
+    /// Takes back what `attempt` counted: it succeeded. The account's
+    /// earlier failures are forgiven; the address keeps its others.
+    pub fn attempt_succeeded(&self, attempt: &Attempt) {
+        for key in &attempt.accounts {
+            self.credentials.account_failures.clear(key);
+        }
+        if let Some(key) = &attempt.address {
+            self.credentials.address_failures.release(key);
+        }
+    }
+
+    /// Takes back what `attempt` counted without forgiving anything: it was
+    /// never decided (the directory could not be asked).
+    pub fn attempt_undecided(&self, attempt: &Attempt) {
+        for key in &attempt.accounts {
+            self.credentials.account_failures.release(key);
+        }
+        if let Some(key) = &attempt.address {
+            self.credentials.address_failures.release(key);
+        }
+    }
+
+    /// Refuses with 403 naming `field` unless `password` is the account's
+    /// primary password; failures count against the account and address.
+    pub async fn confirm_password(
+        self: &Arc<Self>,
+        account: &Account,
+        password: &SecretString,
+        field: &'static str,
+        client: ClientAddress,
+    ) -> ApiResult<()>
+    where
+        D: Send + Sync + 'static,
+        P: Send + Sync + 'static,
+    {
+        let attempt = Attempt::password_of(account, client);
+        self.count_attempt(&attempt)?;
+        match self.password_matches(Some(account), password).await {
+            Ok(true) => {
+                self.attempt_succeeded(&attempt);
+                Ok(())
+            }
+            Ok(false) => {
+                metrics::counter!("latchkey_failed_secrets_total").increment(1);
+                tracing::info!(target: "audit", event = "password_confirmation_failed", uid = %account.uid);
+                Err(ApiError::WrongPassword { field })
+            }
+            Err(error) => {
+                self.attempt_undecided(&attempt);
+                Err(error)
+            }
+        }
+    }
+
+    /// Whether `password` is the account's primary password. An unknown
+    /// account (`None`) and an account not yet managed by Latchkey (checked
+    /// by a bind, for its password may be in any scheme slapd knows) take
+    /// as long as an argon2 check, under the same limit: the answer's time
+    /// tells nothing about the account.
+    pub async fn password_matches(
+        self: &Arc<Self>,
+        account: Option<&Account>,
+        password: &SecretString,
+    ) -> ApiResult<bool>
+    where
+        D: Send + Sync + 'static,
+        P: Send + Sync + 'static,
+    {
+        let credentials = &self.credentials;
+        let slot = credentials.slot().await?;
+        match account {
+            Some(Account {
+                primary_password: Some(hash),
+                ..
+            }) => Ok(credentials.verify(&slot, Some(hash), password).await),
+            Some(legacy) => {
+                let (bound, _) = tokio::join!(
+                    self.directory.bind_succeeds(&legacy.dn, password),
+                    credentials.verify(&slot, None, password)
+                );
+                Ok(bound?)
+            }
+            None => {
+                credentials.verify(&slot, None, password).await;
+                Ok(false)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn look_alike_spellings_of_a_name_count_as_one() {
+        for spelling in [
+            "alice",
+            "ALICE",
+            " Alice ",
+            "\u{ff41}\u{ff4c}\u{ff49}\u{ff43}\u{ff45}",
+            "Ａｌｉｃｅ",
+        ] {
+            assert_eq!(normalised(spelling), "alice", "{spelling:?}");
+        }
+    }
+}
