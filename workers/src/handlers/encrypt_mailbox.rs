@@ -95,7 +95,8 @@ async fn take_lease<D: Directory>(
     }
 }
 
-/// Encrypts what needs it, round after round, until a round finds nothing new.
+/// Encrypts what needs it, round after round, until a round finds nothing
+/// new. Links met in the Maildir are counted once each and never followed.
 async fn pass<D: Directory>(
     context: &Context<D>,
     job: &EncryptMailbox,
@@ -111,6 +112,7 @@ async fn pass<D: Directory>(
     // A message is handled once per pass, whichever round meets it; names
     // are compared by their unique part, which a rename keeps.
     let mut seen = std::collections::HashSet::new();
+    let mut links_seen = std::collections::HashSet::new();
     let mut total = 0u64;
     let progress = Arc::new(BatchProgress::default());
     for _ in 0..MAX_ROUNDS {
@@ -118,11 +120,19 @@ async fn pass<D: Directory>(
             return outcome;
         }
         let lister = maildir.clone();
-        let messages = match blocking(move || lister.messages()).await {
-            Ok(messages) => messages,
+        let listing = match blocking(move || lister.list()).await {
+            Ok(listing) => listing,
             Err(error) => return Outcome::Retry(format!("reading the mailbox: {error}")),
         };
-        let fresh: Vec<MessageFile> = messages
+        for link in listing.links {
+            if links_seen.insert(link.clone()) {
+                tracing::warn!(path = %link.display(), "a link in the Maildir is left alone, never followed");
+                progress.count_link();
+                total += 1;
+            }
+        }
+        let fresh: Vec<MessageFile> = listing
+            .messages
             .into_iter()
             .filter(|message| seen.insert(message.unique()))
             .collect();
