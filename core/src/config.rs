@@ -2,6 +2,7 @@
 //! environment variables. Every secret can come from a file (`<key>_file`),
 //! for systemd credentials and Kubernetes secrets.
 
+use crate::domain::MailboxName;
 use secrecy::SecretString;
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -84,9 +85,10 @@ pub struct MailboxSettings {
 }
 
 impl MailboxSettings {
-    /// The Maildir of `uid`.
-    pub fn maildir_of(&self, uid: &str) -> std::path::PathBuf {
-        self.maildir_template.replace("%u", uid).into()
+    /// The Maildir of the user `name` names; only a [`MailboxName`] fills
+    /// the template, so the path stays the one it names for them.
+    pub fn maildir_of(&self, name: &MailboxName) -> std::path::PathBuf {
+        self.maildir_template.replace("%u", name.as_str()).into()
     }
 }
 

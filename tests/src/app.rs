@@ -283,7 +283,8 @@ impl TestApp {
 
     /// The Maildir of `uid`.
     pub fn maildir(&self, uid: &str) -> std::path::PathBuf {
-        self.settings.mailbox.maildir_of(uid)
+        let name = latchkey_core::domain::MailboxName::parse(uid).expect("a test user's name");
+        self.settings.mailbox.maildir_of(&name)
     }
 
     /// The service account's DN and password, for plain LDAP checks.

@@ -4,6 +4,7 @@ use crate::mailbox::maildir::{Maildir, MessageFile};
 use crate::outcome::Outcome;
 use crate::step::Context;
 use latchkey_core::directory::{Directory, EncryptionSettings, Feature, JobUpdate, Order};
+use latchkey_core::domain::{InvalidValue, MailboxName};
 use latchkey_core::encryption::Encryptor;
 use latchkey_core::job::{DisableEncryption, EncryptMailbox};
 use std::sync::Arc;
@@ -17,7 +18,8 @@ const MAX_ROUNDS: usize = 5;
 
 /// Stores the settings, then encrypts every message of the mailbox that is
 /// not encrypted yet, under a lease so only one pass runs per account. A
-/// job older than the last change of the settings changes nothing.
+/// job older than the last change of the settings changes nothing; one for
+/// an account whose uid cannot name a Maildir fails before anything changes.
 #[tracing::instrument(skip_all, fields(account = %job.account))]
 pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMailbox) -> Outcome {
     let accepted_at = job.accepted_at.unwrap_or_else(|| context.clock.now());
@@ -41,25 +43,29 @@ pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMa
     let stored = on_current_account(&context.directory, &job.account, |account| {
         let wanted = &wanted;
         async move {
-            match account.order_of(Feature::Encryption, job.job_id) {
-                Order::Older => return Ok(None),
-                // Stored by an earlier delivery: the pass resumes.
-                Order::Applied => {}
-                Order::Newer => {
-                    context
-                        .directory
-                        .write_encryption(&account, Some(wanted), job.job_id)
-                        .await?
-                }
+            let order = account.order_of(Feature::Encryption, job.job_id);
+            if order == Order::Older {
+                return Ok(Err(Outcome::Superseded));
             }
-            Ok(Some(account.uid))
+            // The uid the entry holds names the Maildir.
+            let name = match MailboxName::parse(&account.uid) {
+                Ok(name) => name,
+                Err(error) => return Ok(Err(unsafe_mailbox_name(job, error))),
+            };
+            // Applied: stored by an earlier delivery, and the pass resumes.
+            if order == Order::Newer {
+                context
+                    .directory
+                    .write_encryption(&account, Some(wanted), job.job_id)
+                    .await?;
+            }
+            Ok(Ok(Maildir::new(context.mailbox.maildir_of(&name))))
         }
     })
     .await;
-    let uid = match stored {
-        Ok(Some(uid)) => uid,
-        Ok(None) => return Outcome::Superseded,
-        Err(outcome) => return outcome,
+    let maildir = match stored {
+        Ok(Ok(maildir)) => maildir,
+        Ok(Err(outcome)) | Err(outcome) => return outcome,
     };
     // The lease belongs to the job: a redelivery (its first worker died)
     // takes it over at once; any other job waits until it is released or expires.
@@ -67,11 +73,18 @@ pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMa
     if let Err(outcome) = take_lease(context, job, &holder).await {
         return outcome;
     }
-    let outcome = pass(context, job, &uid, encryptor, &holder).await;
+    let outcome = pass(context, job, maildir, encryptor, &holder).await;
     if let Err(error) = context.directory.release_lease(&job.account, &holder).await {
         tracing::warn!(%error, "could not give the lease back; it expires by itself");
     }
     outcome
+}
+
+/// The job's end when the account's uid cannot name a Maildir: failed for
+/// good (the entry must change first), with the reason, and audited.
+fn unsafe_mailbox_name(job: &EncryptMailbox, error: InvalidValue) -> Outcome {
+    tracing::warn!(target: "audit", event = "mailbox_name_refused", account = %job.account, %error);
+    Outcome::Failed(format!("{error}; nothing was changed"))
 }
 
 /// Takes (or renews) the account's lease for this pass.
@@ -95,15 +108,15 @@ async fn take_lease<D: Directory>(
     }
 }
 
-/// Encrypts what needs it, round after round, until a round finds nothing new.
+/// Encrypts what needs it, round after round, until a round finds nothing
+/// new. Links met in the Maildir are counted once each and never followed.
 async fn pass<D: Directory>(
     context: &Context<D>,
     job: &EncryptMailbox,
-    uid: &str,
+    maildir: Maildir,
     encryptor: Arc<Encryptor>,
     holder: &str,
 ) -> Outcome {
-    let maildir = Maildir::new(context.mailbox.maildir_of(uid));
     let cleaner = maildir.clone();
     if let Err(error) = blocking(move || cleaner.remove_leftovers()).await {
         return Outcome::Retry(format!("cleaning tmp/: {error}"));
@@ -111,6 +124,7 @@ async fn pass<D: Directory>(
     // A message is handled once per pass, whichever round meets it; names
     // are compared by their unique part, which a rename keeps.
     let mut seen = std::collections::HashSet::new();
+    let mut links_seen = std::collections::HashSet::new();
     let mut total = 0u64;
     let progress = Arc::new(BatchProgress::default());
     for _ in 0..MAX_ROUNDS {
@@ -118,11 +132,19 @@ async fn pass<D: Directory>(
             return outcome;
         }
         let lister = maildir.clone();
-        let messages = match blocking(move || lister.messages()).await {
-            Ok(messages) => messages,
+        let listing = match blocking(move || lister.list()).await {
+            Ok(listing) => listing,
             Err(error) => return Outcome::Retry(format!("reading the mailbox: {error}")),
         };
-        let fresh: Vec<MessageFile> = messages
+        for link in listing.links {
+            if links_seen.insert(link.clone()) {
+                tracing::warn!(path = %link.display(), "a link in the Maildir is left alone, never followed");
+                progress.count_link();
+                total += 1;
+            }
+        }
+        let fresh: Vec<MessageFile> = listing
+            .messages
             .into_iter()
             .filter(|message| seen.insert(message.unique()))
             .collect();

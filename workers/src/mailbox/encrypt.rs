@@ -5,7 +5,12 @@
 //! `fdatasync` waits on the disk, not the CPU: with many in flight the
 //! filesystem commits its journal for many files at once, where one at a
 //! time each waited for a commit of its own (about 3 ms here).
+//!
+//! A message whose name no longer holds the file that was listed (a link
+//! or another file swapped in) is neither read nor written: it is counted
+//! as skipped by its [`Displaced`] reason.
 
+use super::containment::Displaced;
 use super::maildir::{MessageFile, sync_directories};
 use super::rewrite::Staged;
 use latchkey_core::encryption::{AlreadyEncrypted, EncryptError, Encrypted, Encryptor};
@@ -29,6 +34,8 @@ enum Rewritten {
     AlreadyEncrypted(AlreadyEncrypted),
     /// Moved or deleted by a mail client meanwhile; a later round finds it.
     Gone,
+    /// Its name holds a link or another file now; left alone.
+    Displaced(Displaced),
 }
 
 /// What the encryption step hands on.
@@ -39,9 +46,26 @@ enum Staging {
     Finished(Rewritten),
 }
 
-fn gone_if_not_found<T>(result: Result<T, EncryptError>, done: T) -> Result<T, EncryptError> {
+/// Settles the errors that say the message is not there to rewrite: moved
+/// or deleted by a mail client (gone), or displaced (counted and logged).
+fn settle<T>(
+    message: &MessageFile,
+    result: Result<T, EncryptError>,
+    left: impl FnOnce(Rewritten) -> T,
+) -> Result<T, EncryptError> {
     match result {
-        Err(EncryptError::Io(error)) if error.kind() == io::ErrorKind::NotFound => Ok(done),
+        Err(EncryptError::Io(error)) => match Displaced::of(&error) {
+            Some(reason) => {
+                tracing::warn!(
+                    path = %message.path.display(),
+                    reason = reason.as_str(),
+                    "a message is left alone: {reason}"
+                );
+                Ok(left(Rewritten::Displaced(reason)))
+            }
+            None if error.kind() == io::ErrorKind::NotFound => Ok(left(Rewritten::Gone)),
+            None => Err(EncryptError::Io(error)),
+        },
         other => other,
     }
 }
@@ -57,15 +81,16 @@ fn stage_one(message: &MessageFile, encryptor: &Encryptor) -> Result<Staging, En
             Ok(Staging::Finished(Rewritten::AlreadyEncrypted(reason)))
         }
     });
-    gone_if_not_found(staging, Staging::Finished(Rewritten::Gone))
+    settle(message, staging, Staging::Finished)
 }
 
 fn commit_one(staged: Staged) -> Result<Rewritten, EncryptError> {
+    let message = staged.message().clone();
     let committed = staged
         .commit()
         .map(|_| Rewritten::Encrypted)
         .map_err(EncryptError::from);
-    gone_if_not_found(committed, Rewritten::Gone)
+    settle(&message, committed, |outcome| outcome)
 }
 
 /// Counters a running batch updates, read by whoever reports progress.
@@ -78,6 +103,10 @@ pub struct BatchProgress {
     /// Messages left alone because they were encrypted already, by reason
     /// (in the order of [`AlreadyEncrypted::ALL`]).
     pub skipped: [AtomicU64; AlreadyEncrypted::ALL.len()],
+    /// Messages, and links in place of messages or folders, left alone
+    /// because their name held a link or another file than listed, by
+    /// reason (in the order of [`Displaced::ALL`]).
+    pub displaced: [AtomicU64; Displaced::ALL.len()],
     /// Set to stop the batch after the messages in hand (the lease was lost).
     pub cancel: AtomicBool,
 }
@@ -92,16 +121,32 @@ impl BatchProgress {
                     .position(|known| *known == reason);
                 self.skipped[at.expect("every reason is listed")].fetch_add(1, Ordering::Relaxed)
             }
+            Rewritten::Displaced(reason) => self.count_displaced(reason),
             Rewritten::Gone => 0,
         };
         self.done.fetch_add(1, Ordering::Relaxed);
     }
 
+    fn count_displaced(&self, reason: Displaced) -> u64 {
+        let at = Displaced::ALL.iter().position(|known| *known == reason);
+        self.displaced[at.expect("every reason is listed")].fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts a link the listing met in place of a message or folder as
+    /// handled: skipped, never followed.
+    pub fn count_link(&self) {
+        self.count(Rewritten::Displaced(Displaced::Symlink));
+    }
+
     /// The messages skipped so far, by reason, as job records count them.
     pub fn skipped(&self) -> std::collections::BTreeMap<String, u64> {
-        let counts = AlreadyEncrypted::ALL.iter().zip(&self.skipped);
+        let encrypted = AlreadyEncrypted::ALL.iter().map(|reason| reason.as_str());
+        let displaced = Displaced::ALL.iter().map(|reason| reason.as_str());
+        let counts = encrypted
+            .zip(&self.skipped)
+            .chain(displaced.zip(&self.displaced));
         counts
-            .map(|(reason, count)| (reason.as_str().to_owned(), count.load(Ordering::Relaxed)))
+            .map(|(reason, count)| (reason.to_owned(), count.load(Ordering::Relaxed)))
             .filter(|(_, count)| *count > 0)
             .collect()
     }
@@ -171,5 +216,38 @@ pub fn encrypt_batch(
     {
         Some(error) => Err(error),
         None => Ok(sync_directories(messages)?),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::maildir::{Maildir, deliver};
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn displaced_messages_and_links_are_counted_as_skipped_by_their_stable_names() {
+        let root = tempfile::tempdir().unwrap();
+        deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
+        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let progress = BatchProgress::default();
+        let settled = |error: io::Error| settle(message, Err(EncryptError::Io(error)), |o| o);
+        for reason in [Displaced::Symlink, Displaced::Replaced] {
+            progress.count(settled(reason.into()).unwrap());
+        }
+        progress.count_link();
+        progress.count(settled(io::ErrorKind::NotFound.into()).unwrap());
+        assert!(
+            settled(io::Error::other("disk full")).is_err(),
+            "any other error still fails the batch"
+        );
+        let expected = BTreeMap::from([("replaced".to_owned(), 1), ("symlink".to_owned(), 2)]);
+        assert_eq!(progress.skipped(), expected);
+        assert_eq!(
+            progress.done.load(Ordering::Relaxed),
+            4,
+            "gone counts as done"
+        );
+        assert_eq!(progress.encrypted.load(Ordering::Relaxed), 0);
     }
 }

@@ -4,12 +4,23 @@
 //! a batch ([`sync_directories`]): an original's removal lost to a power
 //! cut only brings back the pair of original and encrypted copy that the
 //! next pass settles ([`Maildir::remove_leftovers`]).
+//!
+//! Links are skipped, never followed: a listing reports them
+//! ([`Listing::links`]), and records every folder and message as the
+//! directory or regular file it was, so that nothing swapped in after it
+//! is ever opened ([`super::containment`]).
 
+use super::containment::{self, Displaced, FileId};
 use latchkey_core::encryption::is_already_encrypted;
-use std::collections::BTreeMap;
+use rustix::fs::FileType;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{self, BufReader, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Marks our own files in `tmp/`, so a pass can remove what a killed one left.
 pub(super) const TMP_MARK: &str = ".latchkey-";
@@ -20,36 +31,128 @@ pub struct Maildir {
     root: PathBuf,
 }
 
-/// One message file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One message file, as listed: a regular file, never a link.
+#[derive(Debug, Clone)]
 pub struct MessageFile {
     /// Where it is now.
     pub path: PathBuf,
     /// The folder (the directory holding `new/`, `cur/`, `tmp/`).
     pub(super) folder: PathBuf,
+    /// The directory it was listed in.
+    pub(super) place: Arc<Place>,
+    /// Its name in that directory.
+    pub(super) name: OsString,
+    /// The file its name held when listed; only that file is ever read.
+    pub(super) id: FileId,
+}
+
+/// What a listing found.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Every message in `new/` and `cur/` of every folder, by path.
+    pub messages: Vec<MessageFile>,
+    /// Symbolic links where a folder (`.Name`), its `new/` or `cur/`, or a
+    /// message would be: left alone and never followed.
+    pub links: Vec<PathBuf>,
+}
+
+/// A folder's `new/` or `cur/` as listed.
+#[derive(Debug)]
+pub(super) struct Place {
+    folder: Arc<Folder>,
+    subdirectory: (&'static str, FileId),
+}
+
+/// A message's directories, opened again and checked to be those listed.
+#[derive(Debug)]
+pub(super) struct Directories {
+    /// The folder (holding `new/`, `cur/`, `tmp/`).
+    pub(super) folder: Arc<OwnedFd>,
+    /// Its `new/` or `cur/`, where the message was listed.
+    pub(super) messages: OwnedFd,
+}
+
+impl Place {
+    /// Opens the folder and the directory again, never through a link,
+    /// and only if they are the ones listed ([`Displaced`] otherwise).
+    pub(super) fn open(&self) -> io::Result<Directories> {
+        let folder = self.folder.open()?;
+        let (name, id) = self.subdirectory;
+        let messages = containment::reopen_directory(&*folder, name, id)?;
+        Ok(Directories { folder, messages })
+    }
+}
+
+/// A folder as listed: INBOX (the root) or a `.Folder` in the root, by
+/// name and identity. It is opened again whenever it is used, so a
+/// Maildir of many folders never holds many open.
+#[derive(Debug)]
+struct Folder {
+    path: PathBuf,
+    /// The Maildir's root, opened once per listing.
+    root: Arc<OwnedFd>,
+    /// The name in the root and the directory it held; `None` for INBOX.
+    name: Option<(OsString, FileId)>,
+}
+
+impl Folder {
+    /// The folder's directory, if its name still holds the one listed.
+    fn open(&self) -> io::Result<Arc<OwnedFd>> {
+        match &self.name {
+            None => Ok(Arc::clone(&self.root)),
+            Some((name, id)) => Ok(Arc::new(containment::reopen_directory(
+                &*self.root,
+                name,
+                *id,
+            )?)),
+        }
+    }
 }
 
 impl Maildir {
     /// The Maildir at `root` (which may not exist: then it holds nothing).
+    /// The path is opened as configured, links in it followed; inside it,
+    /// no link is ever followed.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
 
-    /// The folders: the root (INBOX) and every Maildir++ `.Folder`.
-    fn folders(&self) -> io::Result<Vec<PathBuf>> {
-        let mut folders = Vec::new();
-        if !self.root.join("cur").is_dir() && !self.root.join("new").is_dir() {
-            return Ok(folders);
+    /// The folders: the root (INBOX) and every Maildir++ `.Folder`; links
+    /// named like a folder go to `links`.
+    fn folders(&self, links: &mut Vec<PathBuf>) -> io::Result<Vec<Arc<Folder>>> {
+        let root = match containment::open_root(&self.root) {
+            Ok(root) => Arc::new(root),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(error),
+        };
+        if !holds(&root, "cur") && !holds(&root, "new") {
+            return Ok(Vec::new());
         }
-        folders.push(self.root.clone());
-        for entry in fs::read_dir(&self.root)? {
-            let entry = entry?;
-            let name = entry.file_name();
-            let is_folder = name.to_string_lossy().starts_with('.')
-                && entry.file_type()?.is_dir()
-                && entry.path().join("cur").is_dir();
-            if is_folder {
-                folders.push(entry.path());
+        let mut folders = vec![Arc::new(Folder {
+            path: self.root.clone(),
+            root: Arc::clone(&root),
+            name: None,
+        })];
+        for name in containment::names(&*root)? {
+            if !name.as_bytes().starts_with(b".") {
+                continue;
+            }
+            match containment::open_directory(&*root, &name) {
+                Ok((directory, id)) if holds(&directory, "cur") => folders.push(Arc::new(Folder {
+                    path: self.root.join(&name),
+                    root: Arc::clone(&root),
+                    name: Some((name, id)),
+                })),
+                Ok(_) => {}
+                // Dovecot keeps links of its own here (Pigeonhole's `.dovecot.sieve`).
+                Err(error) if Displaced::of(&error) == Some(Displaced::Symlink) => {
+                    if !name.as_bytes().starts_with(b".dovecot") {
+                        links.push(self.root.join(&name));
+                    }
+                }
+                // Not a directory (a file), or gone meanwhile.
+                Err(error) if not_there(&error) => {}
+                Err(error) => return Err(error),
             }
         }
         Ok(folders)
@@ -57,29 +160,67 @@ impl Maildir {
 
     /// Every message in `new/` and `cur/` of every folder.
     pub fn messages(&self) -> io::Result<Vec<MessageFile>> {
-        let mut messages = Vec::new();
-        for folder in self.folders()? {
+        Ok(self.list()?.messages)
+    }
+
+    /// Every message in `new/` and `cur/` of every folder, and the links
+    /// met on the way (a link to a message or a folder is skipped, not
+    /// followed). A folder or message is recorded as the directory or
+    /// regular file it is now: one swapped for something else after this
+    /// is left alone (see [`super::containment`]).
+    pub fn list(&self) -> io::Result<Listing> {
+        let mut listing = Listing::default();
+        for folder in self.folders(&mut listing.links)? {
+            let directory = match folder.open() {
+                Ok(directory) => directory,
+                Err(error) if Displaced::of(&error) == Some(Displaced::Symlink) => {
+                    listing.links.push(folder.path.clone());
+                    continue;
+                }
+                Err(error) if not_there(&error) => continue,
+                Err(error) => return Err(error),
+            };
             for subdirectory in ["new", "cur"] {
-                let directory = folder.join(subdirectory);
-                let entries = match fs::read_dir(&directory) {
-                    Ok(entries) => entries,
-                    Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                let path = folder.path.join(subdirectory);
+                let (messages, id) = match containment::open_directory(&*directory, subdirectory) {
+                    Ok(opened) => opened,
+                    Err(error) if Displaced::of(&error) == Some(Displaced::Symlink) => {
+                        listing.links.push(path);
+                        continue;
+                    }
+                    Err(error) if not_there(&error) => continue,
                     Err(error) => return Err(error),
                 };
-                for entry in entries {
-                    let entry = entry?;
-                    let hidden = entry.file_name().to_string_lossy().starts_with('.');
-                    if !hidden && entry.file_type()?.is_file() {
-                        messages.push(MessageFile {
-                            path: entry.path(),
-                            folder: folder.clone(),
-                        });
+                let place = Arc::new(Place {
+                    folder: Arc::clone(&folder),
+                    subdirectory: (subdirectory, id),
+                });
+                for name in containment::names(&messages)? {
+                    if name.as_bytes().starts_with(b".") {
+                        continue;
+                    }
+                    let stat = match containment::stat_here(&messages, &name) {
+                        Ok(stat) => stat,
+                        Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                        Err(error) => return Err(error),
+                    };
+                    match containment::file_type(&stat) {
+                        FileType::RegularFile => listing.messages.push(MessageFile {
+                            path: path.join(&name),
+                            folder: folder.path.clone(),
+                            place: Arc::clone(&place),
+                            name,
+                            id: containment::file_id(&stat),
+                        }),
+                        FileType::Symlink => listing.links.push(path.join(&name)),
+                        _ => {}
                     }
                 }
             }
         }
-        messages.sort_by(|a, b| a.path.cmp(&b.path));
-        Ok(messages)
+        listing.messages.sort_by(|a, b| a.path.cmp(&b.path));
+        listing.links.sort();
+        Ok(listing)
     }
 
     /// Removes what killed passes left: their staged copies in `tmp/`
@@ -88,19 +229,41 @@ impl Maildir {
     /// [`remove_replaced_originals`]). Answers how many files went.
     pub fn remove_leftovers(&self) -> io::Result<usize> {
         let mut removed = 0;
-        for folder in self.folders()? {
-            let Ok(entries) = fs::read_dir(folder.join("tmp")) else {
+        for folder in self.folders(&mut Vec::new())? {
+            let Ok(directory) = folder.open() else {
                 continue;
             };
-            for entry in entries.flatten() {
-                if entry.file_name().to_string_lossy().contains(TMP_MARK) {
-                    fs::remove_file(entry.path())?;
+            let Ok((tmp, _)) = containment::open_directory(&*directory, "tmp") else {
+                continue;
+            };
+            let Ok(names) = containment::names(&tmp) else {
+                continue;
+            };
+            for name in names {
+                if name.to_string_lossy().contains(TMP_MARK) {
+                    containment::remove(&tmp, &name)?;
                     removed += 1;
                 }
             }
         }
         Ok(removed + remove_replaced_originals(&self.messages()?)?)
     }
+}
+
+/// Whether `directory` holds `name` as a directory, or a link in its place.
+fn holds(directory: &OwnedFd, name: &str) -> bool {
+    containment::stat_here(directory, name).is_ok_and(|stat| {
+        matches!(
+            containment::file_type(&stat),
+            FileType::Directory | FileType::Symlink
+        )
+    })
+}
+
+/// Whether `error` says the message is no longer there to be handled:
+/// moved or deleted by a mail client, or displaced.
+fn not_there(error: &io::Error) -> bool {
+    error.kind() == io::ErrorKind::NotFound || Displaced::of(error).is_some()
 }
 
 /// Settles the pairs a pass killed between putting an encrypted copy in
@@ -128,12 +291,12 @@ fn remove_replaced_originals(messages: &[MessageFile]) -> io::Result<usize> {
             Ok(((false, _), (true, true))) => first,
             Ok(((true, true), (false, _))) => second,
             Ok(_) => continue,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+            Err(error) if not_there(&error) => continue,
             Err(error) => return Err(error),
         };
-        match fs::remove_file(&original.path) {
+        match original.remove() {
             Ok(()) => removed += 1,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) if not_there(&error) => {}
             Err(error) => return Err(error),
         }
     }
@@ -143,15 +306,10 @@ fn remove_replaced_originals(messages: &[MessageFile]) -> io::Result<usize> {
 /// Whether the file is encrypted, and whether it was written whole (our
 /// copies always carry their real size in `S=`).
 fn inspect(message: &MessageFile) -> io::Result<(bool, bool)> {
-    let size = fs::symlink_metadata(&message.path)?.len();
-    let whole = message.size_in_name() == Some(size);
-    Ok((is_encrypted(&message.path)?, whole))
-}
-
-/// Whether the file holds a message encrypted as a whole.
-fn is_encrypted(path: &Path) -> io::Result<bool> {
-    let mut input = BufReader::with_capacity(64 * 1024, File::open(path)?);
-    Ok(is_already_encrypted(&mut input)?.is_some())
+    let (_, file) = message.open_checked()?;
+    let whole = message.size_in_name() == Some(file.metadata()?.len());
+    let mut input = BufReader::with_capacity(64 * 1024, file);
+    Ok((is_already_encrypted(&mut input)?.is_some(), whole))
 }
 
 /// `name` with its `S=` field set to `size` (and any `W=` dropped, since the
@@ -208,47 +366,63 @@ impl MessageFile {
             .find_map(|field| field.strip_prefix("S=")?.parse().ok())
     }
 
-    /// Opens the message for reading.
+    /// Opens the message for reading: the regular file that was listed,
+    /// never a link or a file swapped in since ([`Displaced`]).
     pub fn open(&self) -> io::Result<BufReader<File>> {
-        Ok(BufReader::with_capacity(64 * 1024, File::open(&self.path)?))
+        let (_, file) = self.open_checked()?;
+        Ok(BufReader::with_capacity(64 * 1024, file))
     }
 
-    /// Renames the file so its `S=` matches `size`, if it carries one.
-    pub(super) fn correct_size(&self, size: u64) -> io::Result<PathBuf> {
-        let name = self
-            .path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        let corrected = with_size(&name, size);
+    /// Opens its directories and the message itself, each checked to be
+    /// the one listed.
+    pub(super) fn open_checked(&self) -> io::Result<(Directories, File)> {
+        let directories = self.place.open()?;
+        let file = containment::open_message(&directories.messages, &self.name, self.id)?;
+        Ok((directories, file))
+    }
+
+    /// Corrects a stale `S=` (left by a pass killed between its renames)
+    /// by renaming the file in its directory; answers where it is now.
+    pub fn correct_stale_size(&self) -> io::Result<PathBuf> {
+        let (directories, file) = self.open_checked()?;
+        let name = self.name.to_string_lossy();
+        let corrected = with_size(&name, file.metadata()?.len());
         if corrected == name {
             return Ok(self.path.clone());
         }
-        let target = self.path.with_file_name(corrected);
-        fs::rename(&self.path, &target)?;
-        Ok(target)
+        containment::rename(
+            &directories.messages,
+            &self.name,
+            &directories.messages,
+            &corrected,
+        )?;
+        Ok(self.path.with_file_name(corrected))
     }
 
-    /// Corrects a stale `S=` (left by a pass killed between its renames).
-    pub fn correct_stale_size(&self) -> io::Result<PathBuf> {
-        let size = fs::metadata(&self.path)?.len();
-        self.correct_size(size)
+    /// Removes the message, if its name still holds the file listed.
+    fn remove(&self) -> io::Result<()> {
+        let directories = self.place.open()?;
+        containment::still_there(&directories.messages, &self.name, self.id)?;
+        containment::remove(&directories.messages, &self.name)
     }
 }
 
-/// Makes the names created and removed in the folders of `messages` durable.
+/// Makes the names created and removed in the folders of `messages`
+/// durable (each directory as listed; one displaced or gone since is not
+/// ours to sync).
 pub fn sync_directories(messages: &[MessageFile]) -> io::Result<()> {
-    let directories: std::collections::BTreeSet<&Path> = messages
-        .iter()
-        .filter_map(|message| message.path.parent())
-        .collect();
-    directories.into_iter().try_for_each(sync_directory)
-}
-
-/// Makes the names created in and removed from `directory` durable.
-pub(super) fn sync_directory(directory: &Path) -> io::Result<()> {
-    File::open(directory)?.sync_all()
+    let mut synced = BTreeSet::new();
+    for message in messages {
+        if !synced.insert(message.path.parent()) {
+            continue;
+        }
+        match message.place.open() {
+            Ok(directories) => containment::sync(&directories.messages)?,
+            Err(error) if not_there(&error) => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 
 /// Writes a small Maildir message for tests and demo data.
@@ -334,6 +508,52 @@ mod tests {
         assert_eq!(left, vec![copy, moved_copy]);
         assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
         assert_eq!(maildir.remove_leftovers().unwrap(), 0, "settled once");
+    }
+
+    #[test]
+    fn links_in_place_of_a_message_or_folder_are_skipped_and_reported_never_followed() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let kept = deliver(root.path(), "1.a.host", Some("S"), b"mine").unwrap();
+        let outside = deliver(elsewhere.path(), "2.b.host", Some("S"), b"not mine").unwrap();
+        let linked_message = root.path().join("cur/2.b.host,S=8:2,S");
+        std::os::unix::fs::symlink(&outside, &linked_message).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.path().join(".Other")).unwrap();
+        let sub = root.path().join(".Sub");
+        fs::create_dir_all(sub.join("cur")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path().join("new"), sub.join("new")).unwrap();
+        // Pigeonhole's active script link is Dovecot's, not a folder.
+        std::os::unix::fs::symlink("sieve/x.sieve", root.path().join(".dovecot.sieve")).unwrap();
+        let listing = Maildir::new(root.path()).list().unwrap();
+        let listed: Vec<&PathBuf> = listing.messages.iter().map(|m| &m.path).collect();
+        assert_eq!(listed, vec![&kept]);
+        assert_eq!(
+            listing.links,
+            vec![
+                root.path().join(".Other"),
+                sub.join("new"),
+                linked_message.clone()
+            ]
+        );
+        assert!(fs::symlink_metadata(&linked_message).unwrap().is_symlink());
+    }
+
+    #[test]
+    fn leftovers_behind_links_are_not_removed() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        deliver(root.path(), "1.a.host", Some("S"), b"mine").unwrap();
+        // What looks like a killed pass's leftovers, in another Maildir.
+        let (original, copy) = pair(elsewhere.path(), "2.b.host", ENCRYPTED, ENCRYPTED.len());
+        let marked = elsewhere.path().join("tmp/3.c.host.latchkey-0123");
+        fs::write(&marked, b"half").unwrap();
+        std::os::unix::fs::symlink(elsewhere.path(), root.path().join(".Other")).unwrap();
+        std::os::unix::fs::symlink(&original, root.path().join("cur/2.b.host,S=19:2,S")).unwrap();
+        std::os::unix::fs::symlink(&copy, root.path().join("cur/2.b.host,S=99:2,S")).unwrap();
+        assert_eq!(Maildir::new(root.path()).remove_leftovers().unwrap(), 0);
+        for path in [original, copy, marked] {
+            assert!(path.exists(), "{} stays", path.display());
+        }
     }
 
     #[test]

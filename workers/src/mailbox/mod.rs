@@ -1,5 +1,6 @@
 //! Mailbox stores. Maildir is the one Latchkey rewrites in place.
 
+pub mod containment;
 pub mod demo;
 pub mod encrypt;
 pub mod maildir;

@@ -29,19 +29,36 @@
 //! there once, original or encrypted once. A copy whose final name is the
 //! original's (only a copy of exactly the size the name gives, which an
 //! encrypted one never is) replaces it with one atomic rename instead.
+//!
+//! Every step works in the message's directories as they were opened and
+//! checked to read it ([`super::containment`]): the copy is created with
+//! `O_CREAT | O_EXCL | O_NOFOLLOW` in the folder's `tmp/`, and linked,
+//! renamed and removed relative to those open directories, so a folder
+//! swapped for a link meanwhile is never written through. The original's
+//! name is checked to hold the file read just before step 2 and again
+//! before its removal: a message displaced since gets no copy.
 
-use super::maildir::{MessageFile, TMP_MARK, copy_name, sync_directory};
-use std::fs::{self, File};
+use super::containment;
+use super::maildir::{Directories, MessageFile, TMP_MARK, copy_name};
+use std::ffi::OsString;
+use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
-use std::os::unix::fs::{DirEntryExt, MetadataExt};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 /// A rewritten copy of a message, complete in `tmp/`, not yet durable nor
-/// in place. Dropped without [`Staged::commit`], it is removed.
+/// in place. Dropped without [`Staged::commit`], it is removed. It holds
+/// the message's directories as they were opened and checked for reading
+/// it: every name it links, renames or removes is in those, so a folder
+/// swapped for a link meanwhile is never written through.
 #[derive(Debug)]
 pub struct Staged {
     message: MessageFile,
-    tmp: PathBuf,
+    directories: Directories,
+    tmp_directory: OwnedFd,
+    tmp_name: OsString,
+    /// Whether the copy still has its name in `tmp/` (to go on drop).
+    in_tmp: bool,
     file: Option<File>,
 }
 
@@ -49,23 +66,28 @@ impl MessageFile {
     /// Writes what `write` produces from the message to a new file in
     /// `tmp/` and answers what `write` answered, with the staged copy. If
     /// `write` fails, the copy is removed and the original is untouched.
+    /// The message is read only if it is the regular file listed, in the
+    /// folder listed: one displaced since fails with a [`containment::Displaced`]
+    /// error, and nothing is read or written.
     pub fn stage<T, E: From<io::Error>>(
         &self,
         write: impl FnOnce(&mut BufReader<File>, &mut BufWriter<File>) -> Result<T, E>,
     ) -> Result<(T, Staged), E> {
-        let mut input = self.open()?;
-        let tmp = self.folder.join("tmp").join(format!(
+        let (directories, input) = self.open_checked()?;
+        let mut input = BufReader::with_capacity(64 * 1024, input);
+        let (tmp_directory, _) = containment::open_directory(&*directories.folder, "tmp")?;
+        let tmp_name = OsString::from(format!(
             "{}{TMP_MARK}{}",
             self.unique(),
             uuid::Uuid::new_v4().simple()
         ));
-        let file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
+        let file = containment::create_new(&tmp_directory, &tmp_name)?;
         let mut staged = Staged {
             message: self.clone(),
-            tmp,
+            directories,
+            tmp_directory,
+            tmp_name,
+            in_tmp: true,
             file: None,
         };
         let mut output = BufWriter::with_capacity(64 * 1024, file);
@@ -76,35 +98,46 @@ impl MessageFile {
 }
 
 impl Staged {
+    /// The message this is a copy of.
+    pub fn message(&self) -> &MessageFile {
+        &self.message
+    }
+
     /// Makes the copy durable and puts it in place of the original (see
     /// the module docs); returns its path. A message that a mail client
     /// moved or deleted meanwhile is left alone and gets no copy
-    /// (`NotFound`): a later round or pass meets it again. A taken final
-    /// name fails with `AlreadyExists` and leaves everything as it was.
+    /// (`NotFound`): a later round or pass meets it again. One whose name
+    /// now holds a link or another file gets none either
+    /// ([`containment::Displaced`]). A taken final name fails with
+    /// `AlreadyExists` and leaves everything as it was.
     pub fn commit(mut self) -> io::Result<PathBuf> {
         let file = self.file.take().expect("a staged copy has its file");
         // The data and its length must be on disk before a name points at them; other metadata need not.
         file.sync_data()?;
         let size = file.metadata()?.len();
         drop(file);
-        let original = &self.message.path;
-        let name = original.file_name().unwrap_or_default().to_string_lossy();
-        let target = original.with_file_name(copy_name(&name, size));
-        // Checked as late as possible, so that a vanished message gets no copy at all.
-        fs::symlink_metadata(original)?;
-        if target == *original {
+        let original = &self.message.name;
+        let final_name = OsString::from(copy_name(&original.to_string_lossy(), size));
+        let target = self.message.path.with_file_name(&final_name);
+        let directory = &self.directories.messages;
+        // Checked as late as possible, so that a vanished or displaced message gets no copy at all.
+        containment::still_there(directory, original, self.message.id)?;
+        if final_name == *original {
             // Only a copy of exactly the size the name gives (never an
             // encrypted one, which is longer): it cannot go beside the
             // original, so it replaces it in one atomic rename.
-            fs::rename(&self.tmp, original)?;
-            self.tmp = PathBuf::new();
+            containment::rename(&self.tmp_directory, &self.tmp_name, directory, original)?;
+            self.in_tmp = false;
             return Ok(target);
         }
-        fs::hard_link(&self.tmp, &target)?;
-        let directory = target.parent().unwrap_or(&self.message.folder);
-        if let Err(error) = sync_directory(directory).and_then(|()| fs::remove_file(original)) {
-            // Moved or deleted since the check (or not removable): take the
-            // copy back, so the message is neither brought back nor there twice.
+        containment::link(&self.tmp_directory, &self.tmp_name, directory, &final_name)?;
+        let removed = containment::sync(directory)
+            .and_then(|()| containment::still_there(directory, original, self.message.id))
+            .and_then(|()| containment::remove(directory, original));
+        if let Err(error) = removed {
+            // Moved, deleted or displaced since the check (or not
+            // removable): take the copy back, so the message is neither
+            // brought back nor there twice.
             self.take_back();
             return Err(error);
         }
@@ -112,20 +145,32 @@ impl Staged {
         Ok(target)
     }
 
+    /// Where the copy is in `tmp/`.
+    #[cfg(test)]
+    fn tmp(&self) -> PathBuf {
+        self.message.folder.join("tmp").join(&self.tmp_name)
+    }
+
     /// Removes the copy from the folder under whatever name it has now (a
     /// mail client may have moved it to `cur/` or flagged it already): the
     /// name in `tmp/` still holds its inode.
     fn take_back(&self) {
-        let Ok(copy) = fs::symlink_metadata(&self.tmp) else {
+        let Ok(copy) = containment::stat_here(&self.tmp_directory, &self.tmp_name) else {
             return;
         };
+        let copy = containment::file_id(&copy);
         for subdirectory in ["new", "cur"] {
-            let Ok(entries) = fs::read_dir(self.message.folder.join(subdirectory)) else {
+            let Ok((directory, _)) =
+                containment::open_directory(&*self.directories.folder, subdirectory)
+            else {
                 continue;
             };
-            for entry in entries.flatten() {
-                if entry.ino() == copy.ino() {
-                    let _ = fs::remove_file(entry.path());
+            let Ok(names) = containment::names(&directory) else {
+                continue;
+            };
+            for name in names {
+                if containment::still_there(&directory, &name, copy).is_ok() {
+                    let _ = containment::remove(&directory, &name);
                 }
             }
         }
@@ -134,18 +179,21 @@ impl Staged {
 
 impl Drop for Staged {
     fn drop(&mut self) {
-        if !self.tmp.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.tmp);
+        if self.in_tmp {
+            let _ = containment::remove(&self.tmp_directory, &self.tmp_name);
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::containment::Displaced;
     use super::super::maildir::{Maildir, MessageFile, deliver};
     use super::Staged;
     use std::fs;
     use std::io::{self, Write};
+    use std::os::unix::fs::symlink;
+    use std::path::Path;
 
     #[test]
     fn a_committed_message_keeps_its_folder_and_flags_and_leaves_nothing_in_tmp() {
@@ -270,7 +318,7 @@ mod tests {
         let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
         let message = &Maildir::new(root.path()).messages().unwrap()[0];
         let staged = grow(message);
-        // Something in the original's place that remove_file refuses.
+        // Something in the original's place that is not the file read and cannot be removed as one.
         fs::remove_file(&path).unwrap();
         fs::create_dir(&path).unwrap();
         assert!(staged.commit().is_err());
@@ -286,7 +334,7 @@ mod tests {
         let message = &Maildir::new(root.path()).messages().unwrap()[0];
         let staged = grow(message);
         let renamed = root.path().join("cur/1.a.host,S=16:2,S");
-        fs::hard_link(&staged.tmp, &renamed).unwrap();
+        fs::hard_link(staged.tmp(), &renamed).unwrap();
         staged.take_back();
         assert!(!renamed.exists());
         assert_eq!(fs::read(&message.path).unwrap(), b"plain");
@@ -303,5 +351,175 @@ mod tests {
         assert_eq!(error.kind(), io::ErrorKind::NotFound);
         assert!(Maildir::new(root.path()).messages().unwrap().is_empty());
         assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    /// Every file under `root` (links as links) with its content or target.
+    fn tree(root: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        let mut files = Vec::new();
+        let mut pending = vec![root.to_path_buf()];
+        while let Some(directory) = pending.pop() {
+            for entry in fs::read_dir(&directory).unwrap() {
+                let path = entry.unwrap().path();
+                let kind = fs::symlink_metadata(&path).unwrap().file_type();
+                if kind.is_dir() {
+                    pending.push(path);
+                } else if kind.is_symlink() {
+                    let target = fs::read_link(&path).unwrap();
+                    files.push((path, target.into_os_string().into_encoded_bytes()));
+                } else {
+                    let content = fs::read(&path).unwrap();
+                    files.push((path, content));
+                }
+            }
+        }
+        files.sort();
+        files
+    }
+
+    fn displaced<T: std::fmt::Debug>(result: io::Result<T>) -> Option<Displaced> {
+        Displaced::of(&result.unwrap_err())
+    }
+
+    #[test]
+    fn a_message_swapped_for_a_link_before_staging_is_neither_read_nor_written() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
+        let target = elsewhere.path().join("secret");
+        fs::write(&target, b"someone else's").unwrap();
+        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        fs::rename(&path, root.path().join("moved-away")).unwrap();
+        symlink(&target, &path).unwrap();
+        let mut read = false;
+        let staged = message.stage(|_, output| {
+            read = true;
+            output.write_all(b"encrypted")
+        });
+        assert_eq!(displaced(staged), Some(Displaced::Symlink));
+        assert!(!read, "the link was never opened");
+        assert_eq!(fs::read(&target).unwrap(), b"someone else's");
+        assert!(fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(displaced(message.open()), Some(Displaced::Symlink));
+    }
+
+    #[test]
+    fn a_message_swapped_for_a_link_before_its_commit_gets_no_copy_and_the_link_stays() {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
+        let target = elsewhere.path().join("secret");
+        fs::write(&target, b"someone else's").unwrap();
+        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let staged = grow(message);
+        fs::rename(&path, root.path().join("moved-away")).unwrap();
+        symlink(&target, &path).unwrap();
+        assert_eq!(displaced(staged.commit()), Some(Displaced::Symlink));
+        assert_eq!(fs::read(&target).unwrap(), b"someone else's");
+        assert!(fs::symlink_metadata(&path).unwrap().is_symlink());
+        assert!(Maildir::new(root.path()).messages().unwrap().is_empty());
+        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_message_replaced_by_another_file_after_listing_is_left_alone() {
+        let root = tempfile::tempdir().unwrap();
+        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
+        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let other = root.path().join("other");
+        fs::write(&other, b"swapped in").unwrap();
+        fs::rename(&other, &path).unwrap();
+        let staged = message.stage(|_, output| output.write_all(b"encrypted"));
+        assert_eq!(displaced(staged), Some(Displaced::Replaced));
+        // Swapped in after staging: the commit leaves it too.
+        let staged = grow(&Maildir::new(root.path()).messages().unwrap()[0]);
+        fs::write(&other, b"swapped in again").unwrap();
+        fs::rename(&other, &path).unwrap();
+        assert_eq!(displaced(staged.commit()), Some(Displaced::Replaced));
+        assert_eq!(fs::read(&path).unwrap(), b"swapped in again");
+        assert_eq!(Maildir::new(root.path()).messages().unwrap().len(), 1);
+        assert_eq!(fs::read_dir(root.path().join("tmp")).unwrap().count(), 0);
+    }
+
+    /// A Maildir holding `.Folder` with one message, and another Maildir
+    /// with a folder of the same names, which an attacker wants written.
+    fn folder_and_lookalike() -> (tempfile::TempDir, tempfile::TempDir, MessageFile) {
+        let root = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        deliver(root.path(), "0.inbox.host", None, b"inbox").unwrap();
+        deliver(
+            &root.path().join(".Folder"),
+            "1.a.host",
+            Some("S"),
+            b"plain",
+        )
+        .unwrap();
+        deliver(elsewhere.path(), "1.a.host", Some("S"), b"other").unwrap();
+        let messages = Maildir::new(root.path()).messages().unwrap();
+        let message = messages.into_iter().find(|m| m.unique() == "1.a.host");
+        (root, elsewhere, message.unwrap())
+    }
+
+    fn swap_folder_for_link(root: &Path, target: &Path) {
+        fs::rename(root.join(".Folder"), root.join("folder-moved-away")).unwrap();
+        symlink(target, root.join(".Folder")).unwrap();
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_link_before_staging_is_neither_read_nor_written() {
+        let (root, elsewhere, message) = folder_and_lookalike();
+        let before = tree(elsewhere.path());
+        swap_folder_for_link(root.path(), elsewhere.path());
+        let staged = message.stage(|_, output| output.write_all(b"encrypted"));
+        assert_eq!(displaced(staged), Some(Displaced::Symlink));
+        assert_eq!(
+            tree(elsewhere.path()),
+            before,
+            "the other Maildir is unchanged"
+        );
+        assert!(
+            fs::symlink_metadata(root.path().join(".Folder"))
+                .unwrap()
+                .is_symlink()
+        );
+        let moved = root.path().join("folder-moved-away/cur/1.a.host,S=5:2,S");
+        assert_eq!(fs::read(moved).unwrap(), b"plain");
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_link_after_staging_is_not_written_through() {
+        let (root, elsewhere, message) = folder_and_lookalike();
+        let before = tree(elsewhere.path());
+        let staged = grow(&message);
+        swap_folder_for_link(root.path(), elsewhere.path());
+        // The commit works in the directories it read from, wherever they are now.
+        staged.commit().unwrap();
+        assert_eq!(
+            tree(elsewhere.path()),
+            before,
+            "the other Maildir is unchanged"
+        );
+        assert!(
+            fs::symlink_metadata(root.path().join(".Folder"))
+                .unwrap()
+                .is_symlink()
+        );
+        let moved = root.path().join("folder-moved-away");
+        let copy = moved.join("cur/1.a.host,S=16:2,S");
+        assert_eq!(fs::read(copy).unwrap(), b"plain, encrypted");
+        assert!(!moved.join("cur/1.a.host,S=5:2,S").exists());
+        assert_eq!(fs::read_dir(moved.join("tmp")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_folders_cur_swapped_for_a_link_is_not_followed() {
+        let (root, elsewhere, message) = folder_and_lookalike();
+        let before = tree(elsewhere.path());
+        let folder = root.path().join(".Folder");
+        fs::rename(folder.join("cur"), folder.join("cur-moved-away")).unwrap();
+        symlink(elsewhere.path().join("cur"), folder.join("cur")).unwrap();
+        let staged = message.stage(|_, output| output.write_all(b"encrypted"));
+        assert_eq!(displaced(staged), Some(Displaced::Symlink));
+        assert_eq!(tree(elsewhere.path()), before);
     }
 }
