@@ -4,6 +4,7 @@ use crate::client::Client;
 use crate::slapd::Slapd;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use latchkey_core::broker::AmqpPublisher;
 use latchkey_core::clock::{ManualClock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::{Directory, LdapDirectory};
@@ -190,9 +191,12 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
     let gateway = latchkey_gateway::gateway_with_clock(&settings, Arc::new(clock.clone()))
         .expect("the gateway builds");
-    // The gateway declares the topology at start in production; a test with an
-    // unreachable broker must still serve, so a failure here is fine.
-    let _ = gateway.publisher.declare_topology().await;
+    // Workers declare the topology when they start, and the gateway may not;
+    // tests without workers still need it, so declare it as a worker would.
+    // A test with an unreachable broker must still serve: a failure is fine.
+    let _ = AmqpPublisher::new(&settings.broker)
+        .declare_topology()
+        .await;
     let router = latchkey_gateway::router(gateway);
     tokio::spawn(latchkey_gateway::serve(
         listener,

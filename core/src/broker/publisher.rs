@@ -144,6 +144,15 @@ impl AmqpPublisher {
         declared.map_err(|error| PublishError::Refused(error.to_string()))
     }
 
+    /// Checks that the workers have declared the jobs exchange (a gateway
+    /// may publish to it but not declare it).
+    pub async fn check_topology(&self) -> Result<(), PublishError> {
+        let channel = self.confirming_channel().await?;
+        let checked = self.topology.check(&channel).await;
+        let _ = channel.close(200, "checked".into()).await;
+        checked.map_err(|error| PublishError::Refused(error.to_string()))
+    }
+
     /// Whether the broker answers.
     pub async fn ping(&self) -> Result<(), PublishError> {
         let channel = self.confirming_channel().await?;
