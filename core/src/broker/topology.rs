@@ -172,6 +172,7 @@ mod tests {
     fn retries_run_out_after_the_configured_delays() {
         let topology = Topology::new(&BrokerSettings {
             url: String::new(),
+            password: None,
             prefix: "lk".into(),
             retry_delays_ms: vec![10, 20],
             queue_expires_ms: None,
