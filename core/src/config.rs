@@ -3,7 +3,7 @@
 //! for systemd credentials and Kubernetes secrets.
 
 use crate::domain::MailboxName;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +22,14 @@ pub enum ConfigError {
         key: &'static str,
         /// How to make one.
         how: &'static str,
+    },
+    /// A setting without a default is not given.
+    #[error("`{key}` is not set: {what}")]
+    Missing {
+        /// The dotted key.
+        key: &'static str,
+        /// What it is and where to find the value.
+        what: &'static str,
     },
     /// A value is out of its range.
     #[error("`{key}` {rule}")]
@@ -114,9 +122,10 @@ pub struct LdapSettings {
     pub url: String,
     /// The suffix under which `ou=people`, `ou=jobs` and `ou=sessions` live.
     pub base_dn: String,
-    /// The service account Latchkey binds as.
+    /// The account this process binds as: each process has its own
+    /// (gateway, workers, delivery filter), allowed only what it writes.
     pub service_dn: String,
-    /// The service account's password.
+    /// That account's password.
     pub service_password: SecretString,
     /// Connections kept open per process.
     pub pool_size: usize,
@@ -125,10 +134,12 @@ pub struct LdapSettings {
 }
 
 /// Where the broker is and how the queues are named.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct BrokerSettings {
-    /// AMQP URL of RabbitMQ.
+    /// AMQP URL of RabbitMQ, naming this process's own broker user.
     pub url: String,
+    /// The broker user's password, if not in `url`; it replaces the URL's.
+    pub password: Option<SecretString>,
     /// Prefix of every exchange and queue name (tests use a unique one).
     pub prefix: String,
     /// Delay before each retry of a job that failed for a transient reason;
@@ -260,11 +271,22 @@ pub struct TotpSettings {
 struct RawLdap {
     url: String,
     base_dn: String,
-    service_dn: String,
+    service_dn: Option<String>,
     service_password: Option<SecretString>,
     service_password_file: Option<PathBuf>,
     pool_size: usize,
     timeout_ms: u64,
+}
+
+#[derive(Deserialize)]
+struct RawBroker {
+    url: String,
+    password: Option<SecretString>,
+    password_file: Option<PathBuf>,
+    prefix: String,
+    retry_delays_ms: Vec<u64>,
+    queue_expires_ms: Option<u64>,
+    confirm_timeout_ms: u64,
 }
 
 #[derive(Deserialize)]
@@ -282,7 +304,7 @@ struct RawSecrets {
 #[derive(Deserialize)]
 struct RawSettings {
     ldap: RawLdap,
-    broker: BrokerSettings,
+    broker: RawBroker,
     secrets: RawSecrets,
     gateway: GatewaySettings,
     password_policy: PasswordPolicySettings,
@@ -304,28 +326,145 @@ impl Settings {
         file: Option<&Path>,
         env: Option<HashMap<String, String>>,
     ) -> Result<Self, ConfigError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
-        if let Some(file) = file {
-            builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
-        }
-        let environment = config::Environment::with_prefix("LATCHKEY")
-            .prefix_separator("__")
-            .separator("__")
-            .list_separator(",")
-            .with_list_parse_key("broker.retry_delays_ms")
-            .with_list_parse_key("worker.queues")
-            .with_list_parse_key("app_passwords.default_scopes")
-            .with_list_parse_key("secrets.previous_sealing_keys")
-            .with_list_parse_key("gateway.trusted_proxies")
-            .try_parsing(true)
-            .source(env);
-        let merged = builder.add_source(environment).build()?;
-        let raw: RawSettings = serde_ignored::deserialize(merged, |path| {
+        let raw: RawSettings = serde_ignored::deserialize(layered(file, env)?, |path| {
             tracing::warn!(key = %path, "unknown configuration key ignored");
         })?;
         raw.resolve()
     }
+}
+
+/// What a process that only reads accounts needs (the delivery filter):
+/// the directory, and none of the keys or the broker.
+#[derive(Debug, Clone)]
+pub struct DirectorySettings {
+    /// The directory, and the account this process binds as.
+    pub ldap: LdapSettings,
+    /// Job records (their TTL; a reader never writes one).
+    pub jobs: JobSettings,
+}
+
+#[derive(Deserialize)]
+struct RawDirectorySettings {
+    ldap: RawLdap,
+    jobs: JobSettings,
+}
+
+impl DirectorySettings {
+    /// Loads the `[ldap]` and `[jobs]` sections as [`Settings::load`] does;
+    /// the other sections of a shared file are not read, so their secrets
+    /// need not be readable here.
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let raw: RawDirectorySettings = layered(file, env)?.try_deserialize()?;
+        Ok(Self {
+            ldap: raw.ldap.resolve()?,
+            jobs: raw.jobs,
+        })
+    }
+}
+
+/// The built-in defaults, then `file`, then the environment, merged.
+fn layered(
+    file: Option<&Path>,
+    env: Option<HashMap<String, String>>,
+) -> Result<config::Config, ConfigError> {
+    let mut builder = config::Config::builder()
+        .add_source(config::File::from_str(DEFAULTS, config::FileFormat::Toml));
+    if let Some(file) = file {
+        builder = builder.add_source(config::File::from(file).format(config::FileFormat::Toml));
+    }
+    let environment = config::Environment::with_prefix("LATCHKEY")
+        .prefix_separator("__")
+        .separator("__")
+        .list_separator(",")
+        .with_list_parse_key("broker.retry_delays_ms")
+        .with_list_parse_key("worker.queues")
+        .with_list_parse_key("app_passwords.default_scopes")
+        .with_list_parse_key("secrets.previous_sealing_keys")
+        .with_list_parse_key("gateway.trusted_proxies")
+        .try_parsing(true)
+        .source(env);
+    Ok(builder.add_source(environment).build()?)
+}
+
+const SERVICE_DN_WHAT: &str = "the DN this process binds as; each process has its own: \
+    cn=latchkey-gateway,ou=services,<suffix> for the gateway, cn=latchkey-worker,... for \
+    workers, cn=latchkey-delivery,... for latchkey-encrypt (ldif/README.md)";
+
+impl RawLdap {
+    fn resolve(self) -> Result<LdapSettings, ConfigError> {
+        Ok(LdapSettings {
+            service_dn: self.service_dn.ok_or(ConfigError::Missing {
+                key: "ldap.service_dn",
+                what: SERVICE_DN_WHAT,
+            })?,
+            service_password: secret(
+                "ldap.service_password",
+                self.service_password,
+                self.service_password_file,
+                "the password of this process's own account (ldap.service_dn); \
+                 deploy/local/slapd-instance writes them to <dir>/<account>-password",
+            )?,
+            url: self.url,
+            base_dn: self.base_dn,
+            pool_size: self.pool_size,
+            timeout_ms: self.timeout_ms,
+        })
+    }
+}
+
+impl RawBroker {
+    fn resolve(self) -> Result<BrokerSettings, ConfigError> {
+        // Optional: without it, the URL's own password (or RabbitMQ's default) is used.
+        let password = match (self.password, self.password_file) {
+            (Some(inline), _) => Some(inline),
+            (None, Some(file)) => Some(secret_file("broker.password", file)?),
+            (None, None) => None,
+        };
+        let settings = BrokerSettings {
+            url: self.url,
+            password,
+            prefix: self.prefix,
+            retry_delays_ms: self.retry_delays_ms,
+            queue_expires_ms: self.queue_expires_ms,
+            confirm_timeout_ms: self.confirm_timeout_ms,
+        };
+        if let Some(password) = &settings.password {
+            with_password(&settings.url, password.expose_secret()).map_err(|rule| {
+                ConfigError::OutOfRange {
+                    key: "broker.url",
+                    rule,
+                }
+            })?;
+        }
+        Ok(settings)
+    }
+}
+
+impl BrokerSettings {
+    /// The URL to connect with: `url`, with `password` in it when one is set.
+    pub fn connection_url(&self) -> SecretString {
+        let url = match &self.password {
+            Some(password) => with_password(&self.url, password.expose_secret())
+                .unwrap_or_else(|_| self.url.clone()),
+            None => self.url.clone(),
+        };
+        SecretString::from(url)
+    }
+}
+
+/// `url` with its password replaced (percent-encoded as URLs need).
+fn with_password(url: &str, password: &str) -> Result<String, &'static str> {
+    const RULE: &str =
+        "names the broker user (amqp://<user>@host:port/vhost) when broker.password is set";
+    let mut parsed = url::Url::parse(url).map_err(|_| RULE)?;
+    if parsed.username().is_empty() {
+        return Err(RULE);
+    }
+    parsed.set_password(Some(password)).map_err(|()| RULE)?;
+    Ok(parsed.into())
 }
 
 impl RawSettings {
@@ -352,23 +491,10 @@ impl RawSettings {
                 rule: "is at least 1",
             });
         }
-        let ldap = self.ldap;
         let secrets = self.secrets;
         Ok(Settings {
-            ldap: LdapSettings {
-                service_password: secret(
-                    "ldap.service_password",
-                    ldap.service_password,
-                    ldap.service_password_file,
-                    "the service account's password, as set in the directory",
-                )?,
-                url: ldap.url,
-                base_dn: ldap.base_dn,
-                service_dn: ldap.service_dn,
-                pool_size: ldap.pool_size,
-                timeout_ms: ldap.timeout_ms,
-            },
-            broker: self.broker,
+            ldap: self.ldap.resolve()?,
+            broker: self.broker.resolve()?,
             secrets: SecretSettings {
                 sealing_key: secret(
                     "secrets.sealing_key",
@@ -412,7 +538,11 @@ fn secret(
     if let Some(value) = inline {
         return Ok(value);
     }
-    let path = file.ok_or(ConfigError::MissingSecret { key, how })?;
+    secret_file(key, file.ok_or(ConfigError::MissingSecret { key, how })?)
+}
+
+/// The secret in the file at `path`, without a trailing newline.
+fn secret_file(key: &'static str, path: PathBuf) -> Result<SecretString, ConfigError> {
     let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::SecretFile {
         key,
         path: path.clone(),
@@ -437,6 +567,10 @@ mod tests {
 
     fn complete_env() -> Vec<(&'static str, &'static str)> {
         vec![
+            (
+                "LATCHKEY__LDAP__SERVICE_DN",
+                "cn=latchkey-worker,ou=services,dc=example,dc=org",
+            ),
             ("LATCHKEY__LDAP__SERVICE_PASSWORD", "pw"),
             ("LATCHKEY__SECRETS__SEALING_KEY", "k1:AAAA"),
             ("LATCHKEY__SECRETS__DIRECTORY_KEY", "d1:AAAA"),
@@ -484,5 +618,62 @@ mod tests {
         let settings = Settings::load(None, Some(env(&pairs))).unwrap();
         assert_eq!(settings.ldap.service_password.expose_secret(), "from-file");
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn no_process_binds_as_a_default_account() {
+        let pairs: Vec<_> = complete_env()
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("SERVICE_DN"))
+            .collect();
+        let error = Settings::load(None, Some(env(&pairs)))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("ldap.service_dn"), "{error}");
+        assert!(error.contains("cn=latchkey-gateway"), "{error}");
+    }
+
+    #[test]
+    fn a_broker_password_joins_the_url_encoded() {
+        let mut pairs = complete_env();
+        pairs.push((
+            "LATCHKEY__BROKER__URL",
+            "amqp://latchkey-gateway@127.0.0.1:5672/%2f",
+        ));
+        pairs.push(("LATCHKEY__BROKER__PASSWORD", "a/b@c:d"));
+        let settings = Settings::load(None, Some(env(&pairs))).unwrap();
+        assert_eq!(
+            settings.broker.connection_url().expose_secret(),
+            "amqp://latchkey-gateway:a%2Fb%40c%3Ad@127.0.0.1:5672/%2f"
+        );
+        assert!(!format!("{settings:?}").contains("a/b@c:d"));
+    }
+
+    #[test]
+    fn a_broker_password_needs_a_user_in_the_url() {
+        let mut pairs = complete_env();
+        pairs.push(("LATCHKEY__BROKER__URL", "amqp://127.0.0.1:5672/%2f"));
+        pairs.push(("LATCHKEY__BROKER__PASSWORD", "pw"));
+        let error = Settings::load(None, Some(env(&pairs)))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("broker.url"), "{error}");
+    }
+
+    #[test]
+    fn the_directory_alone_loads_without_any_key() {
+        let pairs = [
+            (
+                "LATCHKEY__LDAP__SERVICE_DN",
+                "cn=latchkey-delivery,ou=services,dc=example,dc=org",
+            ),
+            ("LATCHKEY__LDAP__SERVICE_PASSWORD", "pw"),
+        ];
+        assert!(Settings::load(None, Some(env(&pairs))).is_err());
+        let settings = DirectorySettings::load(None, Some(env(&pairs))).unwrap();
+        assert_eq!(
+            settings.ldap.service_dn,
+            "cn=latchkey-delivery,ou=services,dc=example,dc=org"
+        );
     }
 }

@@ -10,9 +10,10 @@ async fn main() -> anyhow::Result<()> {
     let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
     let settings = Settings::load(file.as_deref(), None)?;
     let gateway = latchkey_gateway::gateway(&settings)?;
-    if let Err(error) = gateway.publisher.declare_topology().await {
-        // Serve anyway: /readyz reports it, and requests answer 503 until the broker is back.
-        tracing::warn!(%error, "could not declare the queues yet");
+    // The workers declare the queues; the gateway's broker user may only publish.
+    if let Err(error) = gateway.publisher.check_topology().await {
+        // Serve anyway: requests answer 503 until a worker has declared them.
+        tracing::warn!(%error, "the jobs exchange is not there yet: workers declare it when they start");
     }
     let listener = tokio::net::TcpListener::bind(&settings.gateway.listen)
         .await

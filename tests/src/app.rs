@@ -1,9 +1,11 @@
 //! `spawn_app()`: the whole stack for one test.
 
+use crate::broker::{self, Role};
 use crate::client::Client;
-use crate::slapd::Slapd;
+use crate::slapd::{ServiceAccount, Slapd};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use latchkey_core::broker::AmqpPublisher;
 use latchkey_core::clock::{ManualClock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::{Directory, LdapDirectory};
@@ -18,7 +20,8 @@ use std::sync::{Arc, Once};
 pub struct AppOptions {
     /// Workers started with the app.
     pub workers: usize,
-    /// The broker; `AMQP_URL` or the local RabbitMQ by default.
+    /// The broker; `AMQP_URL` or the local RabbitMQ by default. Gateway and
+    /// workers connect to it as their own users, whatever user it names.
     pub broker_url: Option<String>,
     /// Retry delays of failed jobs (short, so tests are quick).
     pub retry_delays_ms: Vec<u64>,
@@ -88,20 +91,27 @@ impl Drop for WorkerProcess {
     }
 }
 
-/// The running stack.
+/// The running stack. The gateway, the workers and the delivery filter each
+/// bind to the directory as their own account and (gateway and workers)
+/// connect to the broker as their own user, as deployed.
 pub struct TestApp {
     /// The private directory.
     pub slapd: Slapd,
-    /// The settings gateway and workers were built from.
+    /// The workers' settings (their LDAP account and broker user).
     pub settings: Settings,
+    /// The gateway's settings: the workers' but for its LDAP account and broker user.
+    pub gateway_settings: Settings,
     /// `http://127.0.0.1:<port>` of the gateway.
     pub address: String,
     /// The gateway's clock: it stands still unless a test moves it.
     pub clock: ManualClock,
     /// Where the accounts' Maildirs are (`<mail>/<uid>/Maildir`).
     pub mail: tempfile::TempDir,
-    /// The `LATCHKEY__...` environment the settings came from, for worker processes.
+    /// The `LATCHKEY__...` environment the workers' settings came from, for
+    /// worker processes.
     pub env: HashMap<String, String>,
+    /// The broker as an administrator reaches it, for looking into queues.
+    pub broker_admin_url: String,
     /// Workers started with the app.
     pub workers: Vec<WorkerHandle>,
 }
@@ -146,16 +156,12 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         .await
         .expect("a port for the gateway");
     let address = format!("http://{}", listener.local_addr().expect("bound"));
-    let broker_url = options.broker_url.clone().unwrap_or_else(|| {
-        std::env::var("AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-    });
+    let broker_url = options.broker_url.clone().unwrap_or_else(broker::admin_url);
     let mail = tempfile::tempdir().expect("a mail folder");
     let delays: Vec<String> = options.retry_delays_ms.iter().map(u64::to_string).collect();
     let env: HashMap<String, String> = [
         ("LDAP__URL", slapd.url()),
-        ("LDAP__SERVICE_PASSWORD_FILE", slapd.service_password_file()),
         ("LDAP__TIMEOUT_MS", "2000".into()),
-        ("BROKER__URL", broker_url),
         ("BROKER__PREFIX", format!("test-{}", uuid::Uuid::new_v4())),
         ("BROKER__RETRY_DELAYS_MS", delays.join(",")),
         // A test's queues vanish a minute after it stops using them.
@@ -186,13 +192,20 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     .chain(options.settings)
     .map(|(key, value)| (format!("LATCHKEY__{key}"), value))
     .collect();
+    let env = with_credentials(&env, &slapd, ServiceAccount::Worker, &broker_url);
+    let gateway_env = with_credentials(&env, &slapd, ServiceAccount::Gateway, &broker_url);
     let settings = Settings::load(None, Some(env.clone())).expect("test settings load");
+    let gateway_settings =
+        Settings::load(None, Some(gateway_env)).expect("the gateway's settings load");
     let clock = ManualClock::new(time::OffsetDateTime::now_utc());
-    let gateway = latchkey_gateway::gateway_with_clock(&settings, Arc::new(clock.clone()))
+    let gateway = latchkey_gateway::gateway_with_clock(&gateway_settings, Arc::new(clock.clone()))
         .expect("the gateway builds");
-    // The gateway declares the topology at start in production; a test with an
-    // unreachable broker must still serve, so a failure here is fine.
-    let _ = gateway.publisher.declare_topology().await;
+    // Workers declare the topology when they start, and the gateway may not;
+    // tests without workers still need it, so declare it as a worker would.
+    // A test with an unreachable broker must still serve: a failure is fine.
+    let _ = AmqpPublisher::new(&settings.broker)
+        .declare_topology()
+        .await;
     let router = latchkey_gateway::router(gateway);
     tokio::spawn(latchkey_gateway::serve(
         listener,
@@ -202,10 +215,12 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     let mut app = TestApp {
         slapd,
         settings,
+        gateway_settings,
         address,
         clock,
         mail,
         env,
+        broker_admin_url: broker::admin_url(),
         workers: Vec::new(),
     };
     for _ in 0..options.workers {
@@ -215,10 +230,42 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     app
 }
 
+/// `env` with the LDAP account `account` and, for the gateway and the
+/// workers, their broker user at `broker_url`.
+fn with_credentials(
+    env: &HashMap<String, String>,
+    slapd: &Slapd,
+    account: ServiceAccount,
+    broker_url: &str,
+) -> HashMap<String, String> {
+    let mut env = env.clone();
+    let mut set = |key: &str, value: String| env.insert(format!("LATCHKEY__{key}"), value);
+    set("LDAP__SERVICE_DN", account.dn());
+    set("LDAP__SERVICE_PASSWORD_FILE", slapd.password_file(account));
+    let role = match account {
+        ServiceAccount::Gateway => Role::Gateway,
+        ServiceAccount::Worker => Role::Worker,
+        ServiceAccount::Delivery | ServiceAccount::Operator => return env,
+    };
+    let (user, password) = broker::shared_user(role);
+    set("BROKER__URL", broker::url_for(broker_url, &user));
+    set("BROKER__PASSWORD", password);
+    env
+}
+
 impl TestApp {
-    /// A directory client bound as the service account.
+    /// A directory client bound as the workers' account: what a worker may
+    /// read and write.
     pub fn directory(&self) -> LdapDirectory {
         LdapDirectory::new(&self.settings.ldap, self.settings.jobs.ttl_seconds)
+    }
+
+    /// A directory client bound as the gateway's account.
+    pub fn gateway_directory(&self) -> LdapDirectory {
+        LdapDirectory::new(
+            &self.gateway_settings.ldap,
+            self.gateway_settings.jobs.ttl_seconds,
+        )
     }
 
     /// What a worker needs, over `directory`.
@@ -263,13 +310,28 @@ impl TestApp {
     }
 
     /// Runs the real delivery filter, `latchkey-encrypt <user>`, on
-    /// `message` with this stack's settings, as a mail server would.
+    /// `message` with this stack's settings, as a mail server would: bound
+    /// as its own read-only account, and given no key and no broker user.
     pub fn delivery_filter(&self, user: &str, message: &[u8]) -> std::process::Output {
         use std::io::Write;
+        let mut env: HashMap<String, String> = self
+            .env
+            .iter()
+            .filter(|(key, _)| key.starts_with("LATCHKEY__LDAP__"))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        env.insert(
+            "LATCHKEY__LDAP__SERVICE_DN".into(),
+            ServiceAccount::Delivery.dn(),
+        );
+        env.insert(
+            "LATCHKEY__LDAP__SERVICE_PASSWORD_FILE".into(),
+            self.slapd.password_file(ServiceAccount::Delivery),
+        );
         let mut child = std::process::Command::new(built_binary("latchkey-encrypt"))
             .arg(user)
             .env_clear()
-            .envs(&self.env)
+            .envs(&env)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
@@ -287,11 +349,14 @@ impl TestApp {
         self.settings.mailbox.maildir_of(&name)
     }
 
-    /// The service account's DN and password, for plain LDAP checks.
+    /// The operator account's DN and password (`cn=operator`: writes
+    /// accounts, reads everything; no Latchkey process binds as it), for
+    /// plain LDAP checks and for what no Latchkey process may do, such as
+    /// adding or deleting accounts.
     pub fn service(&self) -> (String, String) {
         (
-            self.settings.ldap.service_dn.clone(),
-            self.slapd.service_password(),
+            ServiceAccount::Operator.dn(),
+            self.slapd.password(ServiceAccount::Operator),
         )
     }
 
@@ -381,7 +446,7 @@ impl TestApp {
         body["job"]["id"].as_str().expect("a job id").to_owned()
     }
 
-    /// The demo account `uid` as the service account reads it.
+    /// The demo account `uid` as the operator account reads it.
     pub async fn account_entry(&self, uid: &str) -> ldap3::SearchEntry {
         let (dn, password) = self.service();
         let mut entries = crate::ldap::search(

@@ -73,3 +73,17 @@ pub async fn add_account(url: &str, credentials: (&str, &str), uid: &str, hash: 
         .expect("the account is added");
     let _ = ldap.unbind().await;
 }
+
+/// Applies `mods` to `dn`, bound with `credentials`; the LDAP result code
+/// (0 for success, 50 for insufficientAccess).
+pub async fn modify(
+    url: &str,
+    credentials: (&str, &str),
+    dn: &str,
+    mods: Vec<ldap3::Mod<&str>>,
+) -> u32 {
+    let mut ldap = connect_as(url, credentials).await;
+    let result = ldap.modify(dn, mods).await.expect("a modify answer");
+    let _ = ldap.unbind().await;
+    result.rc
+}

@@ -3,6 +3,7 @@
 //! and workers in-process.
 
 pub mod app;
+pub mod broker;
 pub mod browser;
 pub mod client;
 pub mod dovecot;

@@ -4,6 +4,41 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// The accounts `ldif/base.ldif` makes under `ou=services`, each allowed
+/// only what it writes (`ldif/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceAccount {
+    /// The gateway's: sessions, job records, TOTP steps, used recovery codes.
+    Gateway,
+    /// The workers': credentials, second factor, app passwords, encryption.
+    Worker,
+    /// The delivery filter's: reads encryption settings, writes nothing.
+    Delivery,
+    /// For people (here: tests that add, delete or inspect entries); no
+    /// Latchkey process binds as it.
+    Operator,
+}
+
+impl ServiceAccount {
+    /// Its name in `slapd-instance`'s files (`<dir>/<name>-password`).
+    fn name(self) -> &'static str {
+        match self {
+            Self::Gateway => "gateway",
+            Self::Worker => "worker",
+            Self::Delivery => "delivery",
+            Self::Operator => "operator",
+        }
+    }
+
+    /// Its DN under the demo suffix.
+    pub fn dn(self) -> String {
+        match self {
+            Self::Operator => "cn=operator,ou=services,dc=example,dc=org".to_owned(),
+            other => format!("cn=latchkey-{},ou=services,dc=example,dc=org", other.name()),
+        }
+    }
+}
+
 /// A running (or stopped) private slapd; stopped and removed on drop.
 pub struct Slapd {
     dir: tempfile::TempDir,
@@ -63,19 +98,19 @@ impl Slapd {
         format!("ldap://127.0.0.1:{}", self.port)
     }
 
-    /// The service account's password file.
-    pub fn service_password_file(&self) -> String {
+    /// The file holding `account`'s password.
+    pub fn password_file(&self, account: ServiceAccount) -> String {
         self.dir
             .path()
-            .join("service-password")
+            .join(format!("{}-password", account.name()))
             .to_string_lossy()
             .into_owned()
     }
 
-    /// The service account's password.
-    pub fn service_password(&self) -> String {
-        std::fs::read_to_string(self.service_password_file())
-            .expect("the service password file")
+    /// `account`'s password.
+    pub fn password(&self, account: ServiceAccount) -> String {
+        std::fs::read_to_string(self.password_file(account))
+            .expect("the account's password file")
             .trim()
             .to_owned()
     }

@@ -13,6 +13,7 @@ use latchkey_core::config::{BrokerSettings, WorkerSettings};
 use latchkey_core::directory::Directory;
 use latchkey_core::domain::JobId;
 use latchkey_core::job::{Envelope, Queue};
+use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -30,7 +31,7 @@ pub struct Worker<D> {
     context: Arc<Context<D>>,
     publisher: AmqpPublisher,
     topology: Topology,
-    url: String,
+    url: SecretString,
     queues: Vec<Queue>,
     prefetch: u16,
 }
@@ -67,7 +68,7 @@ where
             context: Arc::new(context),
             publisher: AmqpPublisher::new(broker),
             topology: Topology::new(broker),
-            url: broker.url.clone(),
+            url: broker.connection_url(),
             queues,
             prefetch: worker.prefetch,
         })
@@ -115,8 +116,9 @@ where
         stopped: &mut watch::Receiver<bool>,
         current: &Mutex<Option<Arc<Connection>>>,
     ) -> lapin::Result<()> {
-        let connection =
-            Arc::new(Connection::connect(&self.url, ConnectionProperties::default()).await?);
+        let connection = Arc::new(
+            Connection::connect(self.url.expose_secret(), ConnectionProperties::default()).await?,
+        );
         let channel = connection.create_channel().await?;
         channel
             .basic_qos(self.prefetch, BasicQosOptions::default())

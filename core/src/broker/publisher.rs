@@ -6,6 +6,7 @@ use deadpool::managed::{self, Metrics, Pool, RecycleError, RecycleResult};
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{BasicProperties, Confirmation, Connection, ConnectionProperties};
+use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::time::Duration;
 use thiserror::Error;
@@ -51,7 +52,7 @@ pub trait Publisher: Send + Sync + 'static {
 
 /// Opens AMQP connections for the pool.
 pub(super) struct AmqpConnections {
-    url: String,
+    url: SecretString,
 }
 
 impl managed::Manager for AmqpConnections {
@@ -59,7 +60,7 @@ impl managed::Manager for AmqpConnections {
     type Error = lapin::Error;
 
     async fn create(&self) -> Result<Connection, lapin::Error> {
-        Connection::connect(&self.url, ConnectionProperties::default()).await
+        Connection::connect(self.url.expose_secret(), ConnectionProperties::default()).await
     }
 
     async fn recycle(
@@ -96,7 +97,7 @@ impl AmqpPublisher {
     pub fn new(settings: &BrokerSettings) -> Self {
         let timeout = Duration::from_millis(settings.confirm_timeout_ms);
         let manager = AmqpConnections {
-            url: settings.url.clone(),
+            url: settings.connection_url(),
         };
         let pool = Pool::builder(manager)
             .max_size(4)
@@ -142,6 +143,15 @@ impl AmqpPublisher {
         let declared = self.topology.declare(&channel).await;
         let _ = channel.close(200, "declared".into()).await;
         declared.map_err(|error| PublishError::Refused(error.to_string()))
+    }
+
+    /// Checks that the workers have declared the jobs exchange (a gateway
+    /// may publish to it but not declare it).
+    pub async fn check_topology(&self) -> Result<(), PublishError> {
+        let channel = self.confirming_channel().await?;
+        let checked = self.topology.check(&channel).await;
+        let _ = channel.close(200, "checked".into()).await;
+        checked.map_err(|error| PublishError::Refused(error.to_string()))
     }
 
     /// Whether the broker answers.

@@ -9,8 +9,15 @@ use lapin::{Channel, ExchangeKind};
 /// Jobs are published to the direct exchange `<prefix>.jobs` and routed by
 /// queue name to the quorum queues `<prefix>.credentials` and
 /// `<prefix>.mailbox`. A job to retry goes to the delay queue of its attempt,
-/// `<prefix>.<queue>.retry.<n>`, whose TTL dead-letters it back to the jobs
-/// exchange; after the last delay it is parked in `<prefix>.failed`.
+/// `<prefix>.<queue>.retry.<n>`, whose TTL dead-letters it back to its queue
+/// through the default exchange; after the last delay it is parked in
+/// `<prefix>.failed`.
+///
+/// The workers declare all of it; gateways only publish to the jobs
+/// exchange (their broker user may do nothing else), so they check that it
+/// exists. Retries dead-letter through the default exchange, which workers
+/// publish to anyway, so that declaring a delay queue needs no right to
+/// publish to the jobs exchange.
 #[derive(Debug, Clone)]
 pub struct Topology {
     prefix: String,
@@ -50,7 +57,7 @@ impl Topology {
         format!("{}.failed", self.prefix)
     }
 
-    /// Declares everything (idempotent; gateway and workers both call it at start).
+    /// Declares everything (idempotent; workers call it at start).
     pub async fn declare(&self, channel: &Channel) -> lapin::Result<()> {
         channel
             .exchange_declare(
@@ -82,15 +89,11 @@ impl Topology {
                     "x-message-ttl",
                     AMQPValue::LongLongInt(*delay as i64),
                 );
-                insert(
-                    &mut arguments,
-                    "x-dead-letter-exchange",
-                    string(&self.jobs_exchange()),
-                );
+                insert(&mut arguments, "x-dead-letter-exchange", string(""));
                 insert(
                     &mut arguments,
                     "x-dead-letter-routing-key",
-                    string(queue.name()),
+                    string(&self.queue_name(queue)),
                 );
                 let name = self
                     .retry_queue(queue, retry)
@@ -99,6 +102,22 @@ impl Topology {
             }
         }
         self.declare_queue(channel, &self.failed_queue(), self.quorum())
+            .await
+    }
+
+    /// Whether the jobs exchange exists (a passive declare, which needs no
+    /// permission to configure it); `Err` names the reason if not.
+    pub async fn check(&self, channel: &Channel) -> lapin::Result<()> {
+        channel
+            .exchange_declare(
+                self.jobs_exchange().as_str().into(),
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
             .await
     }
 
@@ -153,6 +172,7 @@ mod tests {
     fn retries_run_out_after_the_configured_delays() {
         let topology = Topology::new(&BrokerSettings {
             url: String::new(),
+            password: None,
             prefix: "lk".into(),
             retry_delays_ms: vec![10, 20],
             queue_expires_ms: None,

@@ -374,7 +374,7 @@ async fn a_create_interrupted_between_its_writes_is_finished_by_redelivery() {
         1,
         now,
     );
-    directory.create_job(&record).await.unwrap();
+    app.gateway_directory().create_job(&record).await.unwrap();
 
     // The first delivery wrote the metadata, then its worker died.
     let account = directory.account_at(&account_dn).await.unwrap().unwrap();

@@ -21,7 +21,7 @@ use latchkey_workers::Outcome;
 use latchkey_workers::step::process;
 
 async fn channel(app: &TestApp) -> (lapin::Connection, Channel) {
-    let connection = lapin::Connection::connect(&app.settings.broker.url, Default::default())
+    let connection = lapin::Connection::connect(&app.broker_admin_url, Default::default())
         .await
         .unwrap();
     let channel = connection.create_channel().await.unwrap();
@@ -107,7 +107,7 @@ async fn a_sealed_job_for_another_account_than_its_record_is_refused() {
         1,
         now,
     );
-    app.directory().create_job(&record).await.unwrap();
+    app.gateway_directory().create_job(&record).await.unwrap();
     let body = JobMessage::DisableTotp(DisableTotp {
         job_id,
         account: Dn::from_directory(demo::dn("bob")),
@@ -176,7 +176,7 @@ async fn queued(app: &TestApp, message: JobMessage) -> Envelope {
         1,
         now,
     );
-    app.directory().create_job(&record).await.unwrap();
+    app.gateway_directory().create_job(&record).await.unwrap();
     Envelope::new(message, now, None)
 }
 

@@ -249,7 +249,7 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
     let now = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap();
-    directory
+    app.gateway_directory()
         .create_job(&JobRecord::queued(
             job.job_id,
             JobKind::EncryptMailbox,

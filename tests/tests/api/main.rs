@@ -15,6 +15,7 @@ mod faithful_mail;
 mod job_trust;
 mod key_pastes;
 mod large_messages;
+mod least_privilege;
 mod mailbox_containment;
 mod mailbox_encryption;
 mod password;

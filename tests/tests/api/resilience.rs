@@ -17,7 +17,7 @@ async fn queued_job(app: &TestApp, uid: &str, password: &str) -> JobMessage {
     let account = Dn::from_directory(demo::dn(uid));
     let now = time::OffsetDateTime::now_utc();
     let record = JobRecord::queued(job_id, JobKind::ChangePassword, account.clone(), 1, now);
-    app.directory().create_job(&record).await.unwrap();
+    app.gateway_directory().create_job(&record).await.unwrap();
     let keyring = app.context(()).keyring;
     JobMessage::ChangePassword(ChangePassword {
         job_id,
@@ -176,7 +176,7 @@ async fn a_job_that_keeps_failing_is_parked_intact() {
     let job = app.change_password(&client, BOB.1, NEWER).await;
     app.slapd.stop();
     let _worker = app.start_worker(app.directory()).await;
-    let connection = lapin::Connection::connect(&app.settings.broker.url, Default::default())
+    let connection = lapin::Connection::connect(&app.broker_admin_url, Default::default())
         .await
         .unwrap();
     let channel = connection.create_channel().await.unwrap();

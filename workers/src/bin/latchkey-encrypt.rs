@@ -4,8 +4,12 @@
 //! when the directory has no such account, so the mail server retries
 //! instead of storing the message in the clear; each with a line on stderr
 //! saying why.
+//!
+//! It reads only the `[ldap]` and `[jobs]` sections of `LATCHKEY_CONFIG` and
+//! binds as its own read-only account (`cn=latchkey-delivery`): the mail
+//! server that runs it needs no key and no broker user.
 
-use latchkey_core::config::Settings;
+use latchkey_core::config::DirectorySettings;
 use latchkey_core::directory::LdapDirectory;
 use latchkey_workers::delivery::{Delivered, encrypt_for_delivery};
 use std::io::{Seek, SeekFrom, Write};
@@ -36,7 +40,7 @@ async fn main() -> ExitCode {
 
 async fn run(user: &str) -> anyhow::Result<Delivered> {
     let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
-    let settings = Settings::load(file.as_deref(), None)?;
+    let settings = DirectorySettings::load(file.as_deref(), None)?;
     let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
     // Spool to a file: large messages stream through without filling memory.
     let mut spool = tempfile::tempfile()?;
