@@ -120,9 +120,8 @@ async fn a_uid_that_cannot_name_a_maildir_fails_the_job_and_changes_nothing() {
         protect_subject: false,
         accepted_at: None,
     };
-    let directory = app.directory();
     let record = JobRecord::queued(job.job_id, JobKind::EncryptMailbox, account.clone(), 1, now);
-    directory.create_job(&record).await.unwrap();
+    app.gateway_directory().create_job(&record).await.unwrap();
 
     let message = JobMessage::EncryptMailbox(job);
     let outcome = process(
@@ -140,7 +139,7 @@ async fn a_uid_that_cannot_name_a_maildir_fails_the_job_and_changes_nothing() {
         "the username \"alice/../bob\" cannot name a Maildir: it holds `/`, which would make it more than one directory; nothing was changed"
     );
     assert_eq!(tree(&bob), bob_before, "bob's Maildir is unchanged");
-    let entry = directory.account_at(&account).await.unwrap().unwrap();
+    let entry = app.directory().account_at(&account).await.unwrap().unwrap();
     assert_eq!(entry.uid, crafted);
     assert!(entry.encryption.is_none(), "no settings were stored");
 }
