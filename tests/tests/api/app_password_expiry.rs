@@ -6,11 +6,17 @@ use latchkey_core::app_password::{AppPassword, AppPasswordName, Scope};
 use latchkey_core::directory::{Accounts, AppPasswordStore, JobStore};
 use latchkey_core::domain::{Dn, JobId};
 use latchkey_core::job::{ExpireAppPassword, JobKind, JobMessage, JobRecord, JobState};
-use latchkey_tests::demo;
+use latchkey_tests::demo::{self, ALICE};
 use latchkey_tests::{AppOptions, TestApp, ldap, spawn_app};
 use latchkey_workers::Outcome;
 use latchkey_workers::step::process;
+use serde_json::{Value, json};
+use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
+
+fn rfc3339(at: OffsetDateTime) -> String {
+    at.format(&Rfc3339).unwrap()
+}
 
 /// Stores an app password for alice directly, with `expires`; returns it.
 async fn stored(app: &TestApp, secret: &str, expires: OffsetDateTime) -> AppPassword {
@@ -110,4 +116,48 @@ async fn a_scheduled_expiry_that_outlived_its_record_is_recorded_again_and_the_d
     directory.create_job(&record).await.unwrap();
     let outcome = process(&context, &latchkey_tests::envelope(&mismatched), 1).await;
     assert!(matches!(outcome, Outcome::Refused(_)), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn bad_expiry_times_are_refused_naming_the_field() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let client = app.signed_in(ALICE).await;
+    let soon = rfc3339(OffsetDateTime::now_utc() + Duration::hours(1));
+    let cases = [
+        json!({"name": "x", "expires_at": soon, "expires_in_days": 30}),
+        json!({"name": "x", "expires_at": "2020-01-01T00:00:00Z"}),
+        json!({"name": "x", "expires_at": rfc3339(OffsetDateTime::now_utc() + Duration::days(3651))}),
+        json!({"name": "x", "expires_at": "2031-01-01"}),
+        json!({"name": "x", "expires_at": "2031-01-01T00:00:00"}),
+        json!({"name": "x", "expires_at": "next friday"}),
+        json!({"name": "x", "expires_at": 1_900_000_000}),
+    ];
+    for body in cases {
+        let response = app.post(&client, "/api/app-passwords", body.clone()).await;
+        assert_eq!(response.status(), 422, "{body}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{body}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(
+            (problem["type"].as_str(), problem["field"].as_str()),
+            (Some("/problems/invalid-field"), Some("expires_at")),
+            "{body}: {problem}"
+        );
+        assert!(!problem["detail"].as_str().unwrap().is_empty());
+    }
+
+    // An exact time is kept to the instant, in UTC.
+    let response = app
+        .post(
+            &client,
+            "/api/app-passwords",
+            json!({"name": "Phone", "expires_at": "2031-05-01T12:00:00.5+02:00"}),
+        )
+        .await;
+    assert_eq!(response.status(), 202);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["app_password"]["expires"], "2031-05-01T10:00:00.5Z");
 }
