@@ -187,6 +187,24 @@ where
                 self.record_then_ack(&delivery, job, Milestone::Failed(reason))
                     .await
             }
+            Outcome::Later(due) => {
+                // Sealed again with the current key at every hop, so a key
+                // rotation never strands a job that waits for months.
+                let resealed = envelope.seal(&self.context.keyring);
+                let headers = delivery.properties.headers().clone().unwrap_or_default();
+                let held = self
+                    .context
+                    .scheduler
+                    .hold_until(queue, &resealed, headers, due, self.context.clock.now())
+                    .await;
+                match held {
+                    Ok(()) => ack(&delivery).await,
+                    Err(error) => {
+                        tracing::error!(%error, "cannot put the job back on the delay queues; returning it to its queue");
+                        nack_requeue(&delivery).await;
+                    }
+                }
+            }
             Outcome::Refused(reason) => {
                 tracing::warn!(target: "audit", event = "job_refused", job = %job, account = %envelope.account, %reason, "refusing the job; parking it");
                 self.park_then_settle(&delivery, None).await;
@@ -315,6 +333,7 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Done => "done",
         Outcome::Superseded => "superseded",
+        Outcome::Later(_) => "later",
         Outcome::Retry(_) => "retry",
         Outcome::Failed(_) => "failed",
         Outcome::Refused(_) => "refused",

@@ -8,6 +8,7 @@ pub mod handlers;
 pub mod health;
 pub mod mailbox;
 mod outcome;
+pub mod schedule;
 pub mod step;
 
 pub use consumer::{Worker, WorkerHandle};

@@ -5,6 +5,9 @@ pub enum Outcome {
     Done,
     /// Not applied: a newer request for the same feature was applied first.
     Superseded,
+    /// Not due yet (a scheduled job that came back early): it waits on the
+    /// broker's delay ladder again until this time.
+    Later(time::OffsetDateTime),
     /// Failed for a reason that may pass (directory unreachable); try later.
     Retry(String),
     /// Failed for good; the text is shown to the user.

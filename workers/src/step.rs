@@ -4,12 +4,13 @@
 
 use crate::handlers;
 use crate::outcome::Outcome;
+use crate::schedule::Scheduler;
 use anyhow::Context as _;
 use latchkey_core::clock::Clock;
 use latchkey_core::config::{MailboxSettings, Settings};
 use latchkey_core::directory::{Directory, DirectoryError, JobUpdate};
 use latchkey_core::domain::JobId;
-use latchkey_core::job::{Envelope, JobMessage, JobState, Queue};
+use latchkey_core::job::{Envelope, JobMessage, JobRecord, JobState, Queue};
 use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
 use std::sync::Arc;
@@ -31,6 +32,8 @@ pub struct Context<D> {
     pub revoke_app_passwords_on_password_change: bool,
     /// Where mailboxes are, and the lease of a pass.
     pub mailbox: MailboxSettings,
+    /// Holds jobs due later (app password expiries) on the broker.
+    pub scheduler: Scheduler,
 }
 
 impl<D> Context<D> {
@@ -53,6 +56,7 @@ impl<D> Context<D> {
                 .app_passwords
                 .revoke_on_password_change,
             mailbox: settings.mailbox.clone(),
+            scheduler: Scheduler::new(&settings.broker),
         })
     }
 }
@@ -79,6 +83,9 @@ pub enum Milestone {
     },
     /// Failed for good, for the reason given (shown to the user).
     Failed(String),
+    /// Not due after all (the directory holds a later time than the job
+    /// said); it waits on the delay queues again.
+    Waiting,
     /// Every attempt failed for now; the job is parked.
     GaveUp {
         /// Attempts made.
@@ -108,6 +115,7 @@ pub async fn record<D: Directory>(
                 "temporarily failed (attempt {attempt}); it will be retried automatically"
             ))),
         ),
+        Milestone::Waiting => (JobState::Queued, None),
         Milestone::Failed(reason) => (JobState::Failed, Some(Some(reason.clone()))),
         Milestone::GaveUp { attempts } => (
             JobState::Failed,
@@ -140,14 +148,26 @@ pub async fn record<D: Directory>(
 
 /// Runs attempt number `attempt` (from 1) of the job in `envelope`, keeping
 /// its record up to date, and says what became of it. A job whose record
-/// is missing, or names another owner or kind, is refused untouched.
+/// is missing, or names another owner or kind, is refused untouched. A
+/// scheduled job that came back before its time only waits again.
 #[tracing::instrument(skip_all, fields(job = %envelope.job_id, kind = envelope.kind.as_str(), attempt))]
 pub async fn process<D>(context: &Context<D>, envelope: &Envelope, attempt: u32) -> Outcome
 where
     D: Directory,
 {
+    // Waiting changes nothing, so the directory is not asked until it is time.
+    let now = context.clock.now();
+    if let Some(due) = envelope.body.not_before().filter(|due| now < *due) {
+        return Outcome::Later(due);
+    }
     let stored = match context.directory.job(envelope.job_id).await {
         Ok(Some(stored)) => stored,
+        Ok(None) if envelope.body.not_before().is_some() => {
+            match record_again(context, envelope).await {
+                Ok(stored) => stored,
+                Err(error) => return Outcome::Retry(format!("recording the job again: {error}")),
+            }
+        }
         Ok(None) => return Outcome::Refused("no job record exists for it".into()),
         Err(error) => return Outcome::Retry(error.to_string()),
     };
@@ -167,6 +187,7 @@ where
             queue: envelope.kind.queue(),
         },
         Outcome::Superseded => Milestone::Superseded,
+        Outcome::Later(_) => Milestone::Waiting,
         _ => return outcome,
     };
     if let Err(error) = record(context, envelope.job_id, finished).await {
@@ -174,6 +195,28 @@ where
         return Outcome::Retry(format!("recording the success: {error}"));
     }
     outcome
+}
+
+/// Makes the record of a scheduled job whose record expired while it
+/// waited: `dds` keeps records a week at most, an expiry may be years
+/// away. Its seal proves a worker made it, and its handler acts only on
+/// what the directory says when it runs, so a replayed copy changes
+/// nothing that was not due to change.
+async fn record_again<D: Directory>(
+    context: &Context<D>,
+    envelope: &Envelope,
+) -> Result<JobRecord, DirectoryError> {
+    let now = context.clock.now();
+    let record = JobRecord::queued(
+        envelope.job_id,
+        envelope.kind,
+        envelope.account.clone(),
+        1,
+        now.replace_nanosecond(0).unwrap_or(now),
+    );
+    context.directory.create_job(&record).await?;
+    tracing::info!(job = %record.id, "the scheduled job outlived its record; recorded it again");
+    Ok(record)
 }
 
 async fn apply<D: Directory>(context: &Context<D>, message: &JobMessage) -> Outcome {
@@ -184,8 +227,15 @@ async fn apply<D: Directory>(context: &Context<D>, message: &JobMessage) -> Outc
         JobMessage::RegenerateRecoveryCodes(job) => {
             handlers::regenerate_recovery_codes(context, job).await
         }
-        JobMessage::CreateAppPassword(job) => handlers::create_app_password(context, job).await,
+        JobMessage::CreateAppPassword(job) => {
+            match handlers::create_app_password(context, job).await {
+                // Only a stored app password has an expiry to schedule.
+                Outcome::Done => handlers::schedule_expiry(context, job).await,
+                other => other,
+            }
+        }
         JobMessage::RevokeAppPasswords(job) => handlers::revoke_app_passwords(context, job).await,
+        JobMessage::ExpireAppPassword(job) => handlers::expire_app_password(context, job).await,
         JobMessage::EncryptMailbox(job) => handlers::encrypt_mailbox(context, job).await,
         JobMessage::DisableEncryption(job) => handlers::disable_encryption(context, job).await,
     }

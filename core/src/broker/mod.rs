@@ -4,7 +4,7 @@ mod publisher;
 mod topology;
 
 pub use publisher::{AmqpPublisher, PublishError, Publisher, RequestId};
-pub use topology::Topology;
+pub use topology::{DELAY_LADDER_MS, Topology};
 
 /// AMQP header carrying the HTTP request id into the job, for tracing.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";

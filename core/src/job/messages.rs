@@ -32,6 +32,9 @@ pub enum JobMessage {
     /// Revoke app passwords.
     #[serde(rename = "revoke_app_passwords/v1")]
     RevokeAppPasswords(RevokeAppPasswords),
+    /// Remove an app password at its expiry (scheduled by a worker).
+    #[serde(rename = "expire_app_password/v1")]
+    ExpireAppPassword(ExpireAppPassword),
     /// Turn encryption at rest on (or change its keys) and encrypt the mailbox.
     #[serde(rename = "encrypt_mailbox/v1")]
     EncryptMailbox(EncryptMailbox),
@@ -50,6 +53,7 @@ impl JobMessage {
             JobMessage::RegenerateRecoveryCodes(job) => job.job_id,
             JobMessage::CreateAppPassword(job) => job.job_id,
             JobMessage::RevokeAppPasswords(job) => job.job_id,
+            JobMessage::ExpireAppPassword(job) => job.job_id,
             JobMessage::EncryptMailbox(job) => job.job_id,
             JobMessage::DisableEncryption(job) => job.job_id,
         }
@@ -64,6 +68,7 @@ impl JobMessage {
             JobMessage::RegenerateRecoveryCodes(job) => &job.account,
             JobMessage::CreateAppPassword(job) => &job.account,
             JobMessage::RevokeAppPasswords(job) => &job.account,
+            JobMessage::ExpireAppPassword(job) => &job.account,
             JobMessage::EncryptMailbox(job) => &job.account,
             JobMessage::DisableEncryption(job) => &job.account,
         }
@@ -78,6 +83,7 @@ impl JobMessage {
             JobMessage::RegenerateRecoveryCodes(_) => JobKind::RegenerateRecoveryCodes,
             JobMessage::CreateAppPassword(_) => JobKind::CreateAppPassword,
             JobMessage::RevokeAppPasswords(_) => JobKind::RevokeAppPasswords,
+            JobMessage::ExpireAppPassword(_) => JobKind::ExpireAppPassword,
             JobMessage::EncryptMailbox(_) => JobKind::EncryptMailbox,
             JobMessage::DisableEncryption(_) => JobKind::DisableEncryption,
         }
@@ -86,6 +92,15 @@ impl JobMessage {
     /// The queue this message travels on.
     pub fn queue(&self) -> Queue {
         self.kind().queue()
+    }
+
+    /// When a scheduled job is due: before then it only waits on the
+    /// broker's delay queues. `None` for jobs to run at once.
+    pub fn not_before(&self) -> Option<OffsetDateTime> {
+        match self {
+            JobMessage::ExpireAppPassword(job) => Some(job.expires),
+            _ => None,
+        }
     }
 }
 
@@ -190,6 +205,22 @@ pub struct RevokeAppPasswords {
     pub account: Dn,
     /// Which ones; `None` revokes every one.
     pub ids: Option<Vec<uuid::Uuid>>,
+}
+
+/// Remove app password `id` once it has expired. A worker schedules it when
+/// it stores an app password with an expiry; it may fire long after its job
+/// record's TTL, so it re-checks everything in the directory when it fires.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExpireAppPassword {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account.
+    pub account: Dn,
+    /// The app password's id.
+    pub id: uuid::Uuid,
+    /// Its expiry as stored when it was made; the job is due then.
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires: OffsetDateTime,
 }
 
 /// Store the account's encryption settings, then encrypt every message of

@@ -57,6 +57,8 @@ pub enum JobKind {
     CreateAppPassword,
     /// See [`RevokeAppPasswords`].
     RevokeAppPasswords,
+    /// See [`ExpireAppPassword`].
+    ExpireAppPassword,
     /// See [`EncryptMailbox`].
     EncryptMailbox,
     /// See [`DisableEncryption`].
@@ -65,13 +67,14 @@ pub enum JobKind {
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 8] = [
+    pub const ALL: [JobKind; 9] = [
         JobKind::ChangePassword,
         JobKind::EnableTotp,
         JobKind::DisableTotp,
         JobKind::RegenerateRecoveryCodes,
         JobKind::CreateAppPassword,
         JobKind::RevokeAppPasswords,
+        JobKind::ExpireAppPassword,
         JobKind::EncryptMailbox,
         JobKind::DisableEncryption,
     ];
@@ -85,6 +88,7 @@ impl JobKind {
             JobKind::RegenerateRecoveryCodes => "regenerate_recovery_codes",
             JobKind::CreateAppPassword => "create_app_password",
             JobKind::RevokeAppPasswords => "revoke_app_passwords",
+            JobKind::ExpireAppPassword => "expire_app_password",
             JobKind::EncryptMailbox => "encrypt_mailbox",
             JobKind::DisableEncryption => "disable_encryption",
         }
@@ -95,6 +99,12 @@ impl JobKind {
         Self::ALL.into_iter().find(|kind| kind.as_str() == raw)
     }
 
+    /// Whether jobs of this kind are scheduled by a worker for a later time
+    /// (see [`JobMessage::not_before`]) instead of asked for by a person.
+    pub fn is_scheduled(self) -> bool {
+        matches!(self, JobKind::ExpireAppPassword)
+    }
+
     /// The queue jobs of this kind travel on.
     pub fn queue(self) -> Queue {
         match self {
@@ -103,7 +113,8 @@ impl JobKind {
             | JobKind::DisableTotp
             | JobKind::RegenerateRecoveryCodes
             | JobKind::CreateAppPassword
-            | JobKind::RevokeAppPasswords => Queue::Credentials,
+            | JobKind::RevokeAppPasswords
+            | JobKind::ExpireAppPassword => Queue::Credentials,
             JobKind::EncryptMailbox | JobKind::DisableEncryption => Queue::Mailbox,
         }
     }

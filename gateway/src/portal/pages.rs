@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Redirect, Response};
 use latchkey_core::directory::Directory;
-use latchkey_core::job::JobKind;
+use latchkey_core::job::{JobKind, JobState};
 use std::sync::Arc;
 /// `GET /`: the overview when signed in, else the sign-in page.
 pub async fn home(session: Result<CurrentSession, ApiError>) -> Response {
@@ -96,6 +96,9 @@ async fn recent_jobs<D: Directory, P>(
     Ok(records
         .iter()
         .filter(|record| kind.is_none_or(|kind| record.kind == kind))
+        // A scheduled job waiting for its time (an app password's expiry)
+        // is no change yet, and the page would follow it for as long as it waits.
+        .filter(|record| !(record.kind.is_scheduled() && record.state == JobState::Queued))
         .take(10)
         .map(JobRow::of)
         .collect())

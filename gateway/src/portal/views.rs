@@ -36,6 +36,7 @@ pub fn job_label(kind: JobKind) -> &'static str {
         JobKind::RegenerateRecoveryCodes => "New recovery codes",
         JobKind::CreateAppPassword => "Create an app password",
         JobKind::RevokeAppPasswords => "Revoke app passwords",
+        JobKind::ExpireAppPassword => "Remove an expired app password",
         JobKind::EncryptMailbox => "Encrypt the mailbox",
         JobKind::DisableEncryption => "Turn off encryption",
     }

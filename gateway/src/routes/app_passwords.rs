@@ -17,7 +17,8 @@ use latchkey_core::job::{CreateAppPassword, JobMessage, RevokeAppPasswords, seal
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
-use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+use time::{OffsetDateTime, UtcOffset};
 
 /// The longest lifetime an app password may be given.
 const MAX_DAYS: u32 = 3650;
@@ -78,8 +79,61 @@ pub struct NewAppPassword {
     scopes: Option<Vec<String>>,
     #[serde(default)]
     expires_in_days: Option<u32>,
+    /// An exact expiry (RFC 3339), instead of `expires_in_days`.
+    #[serde(default)]
+    expires_at: Option<String>,
     #[serde(default)]
     password: Option<SecretString>,
+}
+
+/// When a new app password stops working: `expires_in_days` from `now`, or
+/// exactly at `expires_at` (kept to the instant, in UTC), or never; at most
+/// [`MAX_DAYS`] days ahead, never in the past.
+fn expiry(
+    expires_in_days: Option<u32>,
+    expires_at: Option<&str>,
+    now: OffsetDateTime,
+) -> ApiResult<Option<OffsetDateTime>> {
+    let invalid = |field: &str, detail: String| ApiError::InvalidField {
+        field: field.into(),
+        detail,
+    };
+    let latest = now + time::Duration::days(i64::from(MAX_DAYS));
+    match (expires_in_days, expires_at) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(invalid(
+            "expires_at",
+            "give either expires_at or expires_in_days, not both".into(),
+        )),
+        (Some(days @ 1..=MAX_DAYS), None) => Ok(Some(now + time::Duration::days(i64::from(days)))),
+        (Some(_), None) => Err(invalid(
+            "expires_in_days",
+            format!("an app password lasts 1 to {MAX_DAYS} days, or leave it out for no expiry"),
+        )),
+        (None, Some(raw)) => {
+            let at = OffsetDateTime::parse(raw, &Rfc3339)
+                .map_err(|_| {
+                    invalid(
+                        "expires_at",
+                        "give a date and time with its offset (RFC 3339), such as 2030-01-31T18:00:00Z".into(),
+                    )
+                })?
+                .to_offset(UtcOffset::UTC);
+            if at <= now {
+                Err(invalid(
+                    "expires_at",
+                    "that time has passed; give one in the future".into(),
+                ))
+            } else if at > latest {
+                Err(invalid(
+                    "expires_at",
+                    format!("an app password lasts at most {MAX_DAYS} days from now"),
+                ))
+            } else {
+                Ok(Some(at))
+            }
+        }
+    }
 }
 
 /// `POST /api/app-passwords`: makes the secret, shows it once, and queues
@@ -110,18 +164,7 @@ where
     })?;
     let now = state.clock.now();
     let now = now.replace_nanosecond(0).unwrap_or(now);
-    let expires = match body.expires_in_days {
-        None => None,
-        Some(days @ 1..=MAX_DAYS) => Some(now + time::Duration::days(i64::from(days))),
-        Some(_) => {
-            return Err(ApiError::InvalidField {
-                field: "expires_in_days".into(),
-                detail: format!(
-                    "an app password lasts 1 to {MAX_DAYS} days, or leave it out for no expiry"
-                ),
-            });
-        }
-    };
+    let expires = expiry(body.expires_in_days, body.expires_at.as_deref(), now)?;
     if account.primary_password.is_none() {
         return Err(ApiError::PasswordChangeRequired);
     }
@@ -227,4 +270,63 @@ where
         ids: None,
     });
     state.enqueue(message, &request_id(&headers)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    const NOW: OffsetDateTime = datetime!(2030-01-01 12:00:00 UTC);
+
+    fn refused_field(result: ApiResult<Option<OffsetDateTime>>) -> String {
+        match result {
+            Err(ApiError::InvalidField { field, .. }) => field,
+            other => panic!(
+                "not refused: {:?}",
+                other.map_err(|error| error.to_string())
+            ),
+        }
+    }
+
+    #[test]
+    fn an_exact_expiry_is_kept_to_the_instant_in_utc() {
+        let at = expiry(None, Some("2030-01-01T14:00:05.250+02:00"), NOW).unwrap();
+        assert_eq!(at, Some(datetime!(2030-01-01 12:00:05.250 UTC)));
+        assert_eq!(at.unwrap().offset(), UtcOffset::UTC);
+        assert_eq!(
+            expiry(Some(2), None, NOW).unwrap(),
+            Some(datetime!(2030-01-03 12:00:00 UTC))
+        );
+        assert_eq!(expiry(None, None, NOW).unwrap(), None);
+        let latest = expiry(None, Some("2039-12-30T12:00:00Z"), NOW).unwrap();
+        assert!(latest.is_some(), "3650 days ahead is the limit");
+    }
+
+    #[test]
+    fn past_distant_unreadable_or_doubled_expiries_are_refused_by_field() {
+        for at in [
+            "2030-01-01T12:00:00Z",
+            "2029-12-31T23:59:59Z",
+            "2039-12-30T12:00:01Z",
+            "2030-02-01",
+            "2030-02-01T12:00:00",
+            "next week",
+        ] {
+            assert_eq!(
+                refused_field(expiry(None, Some(at), NOW)),
+                "expires_at",
+                "{at}"
+            );
+        }
+        assert_eq!(
+            refused_field(expiry(Some(1), Some("2030-02-01T00:00:00Z"), NOW)),
+            "expires_at"
+        );
+        assert_eq!(refused_field(expiry(Some(0), None, NOW)), "expires_in_days");
+        assert_eq!(
+            refused_field(expiry(Some(3651), None, NOW)),
+            "expires_in_days"
+        );
+    }
 }

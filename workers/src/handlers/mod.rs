@@ -1,11 +1,13 @@
 //! One handler per job kind, and what they share: reading the account and
 //! writing it again when another writer got in first.
 
+mod app_password_expiry;
 mod app_passwords;
 mod change_password;
 mod encrypt_mailbox;
 mod two_factor;
 
+pub use app_password_expiry::{expire_app_password, schedule_expiry};
 pub use app_passwords::{
     create_app_password, revoke_app_passwords, revoke_every_app_password, sweep_expired,
 };
