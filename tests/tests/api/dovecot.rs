@@ -3,6 +3,8 @@ use latchkey_tests::demo::ALICE;
 use latchkey_tests::dovecot::Dovecot;
 use latchkey_tests::{AppOptions, TestApp, spawn_app};
 use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 async fn accepted_job(app: &TestApp, client: &Client, response: reqwest::Response) -> Value {
     assert_eq!(response.status(), 202);
@@ -82,4 +84,53 @@ async fn dovecot_imap_holds_app_passwords_to_their_scopes() {
         "2FA on: the primary password is refused"
     );
     assert!(dovecot.imap_login("alice", &phone).await);
+}
+
+#[tokio::test]
+async fn an_app_password_opens_imap_until_its_expiry_and_not_after() {
+    let app = spawn_app(AppOptions::default()).await;
+    let dovecot = Dovecot::start(&app.slapd.url());
+    let client = app.signed_in(ALICE).await;
+    let expires = OffsetDateTime::now_utc() + time::Duration::seconds(15);
+    let response = app
+        .post(
+            &client,
+            "/api/app-passwords",
+            json!({
+                "name": "Short-lived",
+                "scopes": ["mail"],
+                "expires_at": expires.format(&Rfc3339).unwrap(),
+            }),
+        )
+        .await;
+    let body = accepted_job(&app, &client, response).await;
+    let secret = body["secret"].as_str().unwrap().to_owned();
+
+    assert!(
+        dovecot.imap_login("alice", &secret).await,
+        "before its expiry it reads mail"
+    );
+    assert!(
+        OffsetDateTime::now_utc() < expires,
+        "the login above must come before the expiry for this test to show anything"
+    );
+    // The sweep runs every 300 s, so only the expiry the worker scheduled
+    // can lock it out within this wait.
+    let refused_at =
+        latchkey_tests::eventually("IMAP to refuse the expired app password", 60, || async {
+            let refused = !dovecot.imap_login("alice", &secret).await;
+            refused.then(OffsetDateTime::now_utc)
+        })
+        .await;
+    assert!(
+        refused_at >= expires,
+        "refused at {refused_at}, before its expiry at {expires}"
+    );
+    let listed: Value = app
+        .get(&client, "/api/app-passwords")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["app_passwords"], json!([]), "{listed}");
 }
