@@ -4,8 +4,29 @@
 
 use super::paste::{self, Found, Piece, Unreadable};
 use super::{Algorithm, KeyLabel, Method, openpgp, smime, summary};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use thiserror::Error;
+
+/// How far ahead of this server's clock a key may have been made: the
+/// clock of the computer (or CA) that made it is often a little ahead, and
+/// a key made seconds ago must not be refused as "not valid yet".
+const CLOCK_SKEW: Duration = Duration::from_secs(10 * 60);
+
+/// When a key made at `made` is judged: now, or when it was made if that is
+/// a little ahead of now; a key made further ahead is refused, naming the clock.
+fn judged_at(key: &KeyLabel, made: SystemTime, now: SystemTime) -> Result<SystemTime, KeyError> {
+    match made.duration_since(now) {
+        Err(_) => Ok(now),
+        Ok(ahead) if ahead <= CLOCK_SKEW => Ok(made),
+        Ok(ahead) => Err(KeyError::NotValidNow {
+            key: key.clone(),
+            detail: format!(
+                "it was made {} minutes after this server's time; check the clock of the computer that made it",
+                ahead.as_secs().div_ceil(60)
+            ),
+        }),
+    }
+}
 
 /// The most key data accepted in one upload, in bytes.
 pub const MAX_KEY_BYTES: usize = 256 * 1024;
@@ -190,12 +211,13 @@ pub fn parse_keys<S: AsRef<str>>(
             (Found::Openpgp(cert), Method::Openpgp) => {
                 let key = position.named(summary::openpgp_name(&cert));
                 accepted.check_new(&key, cert.fingerprint().as_bytes())?;
-                let cert = openpgp::validate(&key, *cert, now)?;
+                let at = judged_at(&key, openpgp::made(&cert), now)?;
+                let cert = openpgp::validate(&key, *cert, at)?;
                 trial(
                     algorithm,
                     &Recipients::Openpgp(vec![cert.clone()]),
                     &key,
-                    now,
+                    at,
                 )?;
                 accepted.openpgp.push(cert);
             }
@@ -205,8 +227,9 @@ pub fn parse_keys<S: AsRef<str>>(
                     .to_der()
                     .map_err(|_| KeyError::Garbage { key: key.clone() })?;
                 accepted.check_new(&key, &der)?;
-                let cert = smime::validate(&key, cert, now)?;
-                trial(algorithm, &Recipients::Smime(vec![cert.clone()]), &key, now)?;
+                let at = judged_at(&key, smime::made(&cert), now)?;
+                let cert = smime::validate(&key, cert, at)?;
+                trial(algorithm, &Recipients::Smime(vec![cert.clone()]), &key, at)?;
                 accepted.x509.push(cert);
             }
             (Found::Openpgp(cert), Method::Smime) => {
@@ -328,5 +351,26 @@ pub fn load_stored(method: Method, stored: &[Vec<u8>]) -> Result<Recipients, Key
             })
             .collect::<Result<_, _>>()
             .map(Recipients::Smime),
+    }
+}
+
+#[cfg(test)]
+mod clock_skew_tests {
+    use super::*;
+
+    #[test]
+    fn a_key_made_a_little_ahead_is_judged_when_made_and_one_far_ahead_is_refused() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let key = KeyLabel::nth(1);
+        let earlier = now - Duration::from_secs(3600);
+        assert_eq!(judged_at(&key, earlier, now).unwrap(), now);
+        let soon = now + Duration::from_secs(90);
+        assert_eq!(judged_at(&key, soon, now).unwrap(), soon);
+        let Err(KeyError::NotValidNow { detail, .. }) =
+            judged_at(&key, now + Duration::from_secs(3600), now)
+        else {
+            panic!("a key made an hour ahead is refused");
+        };
+        assert!(detail.contains("60 minutes after"), "{detail}");
     }
 }

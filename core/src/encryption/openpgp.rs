@@ -39,6 +39,23 @@ pub(super) fn to_binary(cert: &Cert) -> Vec<u8> {
     cert.to_vec().expect("a parsed certificate serialises")
 }
 
+/// When the certificate was last changed by its owner: the newest of its
+/// keys and self-signatures.
+pub(super) fn made(cert: &Cert) -> SystemTime {
+    let keys = cert.keys().map(|key| key.key().creation_time());
+    let signatures = cert
+        .keys()
+        .flat_map(|key| key.self_signatures().collect::<Vec<_>>())
+        .chain(
+            cert.userids()
+                .flat_map(|id| id.self_signatures().collect::<Vec<_>>()),
+        )
+        .filter_map(|signature| signature.signature_creation_time());
+    keys.chain(signatures)
+        .max()
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
 /// Checks a certificate: valid at `now`, not revoked, with an alive
 /// encryption-capable key of an algorithm we accept.
 pub(super) fn validate(key: &KeyLabel, cert: Cert, now: SystemTime) -> Result<Cert, KeyError> {
@@ -117,7 +134,8 @@ fn weak_rsa(key: &PublicKey) -> Option<usize> {
 }
 
 /// Encrypts `input` to every certificate's encryption keys that were
-/// usable at `valid_at`, ASCII armored, streaming. Sequoia writes SEIPDv1
+/// usable at `valid_at` (or when the certificate was made, if later: its
+/// maker's clock may have been a little ahead, see `keys::CLOCK_SKEW`), ASCII armored, streaming. Sequoia writes SEIPDv1
 /// unless every recipient advertises SEIPDv2, so what gpg 2.2 made, gpg
 /// 2.2 reads.
 pub(super) fn encrypt(
@@ -134,7 +152,7 @@ pub(super) fn encrypt(
     let policy = StandardPolicy::new();
     let mut recipients = Vec::new();
     for cert in certs {
-        let valid = cert.with_policy(&policy, valid_at)?;
+        let valid = cert.with_policy(&policy, valid_at.max(made(cert)))?;
         recipients.extend(
             valid
                 .keys()

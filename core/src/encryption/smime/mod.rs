@@ -13,6 +13,15 @@ use openssl::pkey::Id;
 use openssl::x509::{X509, X509KeyUsage};
 use std::time::SystemTime;
 
+/// When the certificate starts to be valid (its notBefore).
+pub(super) fn made(cert: &X509) -> SystemTime {
+    let since_epoch = Asn1Time::from_unix(0)
+        .and_then(|epoch| epoch.diff(cert.not_before()))
+        .map(|diff| i64::from(diff.days) * 86_400 + i64::from(diff.secs))
+        .unwrap_or(0);
+    SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(since_epoch.max(0).unsigned_abs())
+}
+
 /// Checks a certificate: valid at `now`, allowed to encrypt by its key
 /// usage, RSA of at least 2048 bits or an elliptic curve.
 pub(super) fn validate(key: &KeyLabel, cert: X509, now: SystemTime) -> Result<X509, KeyError> {
