@@ -198,6 +198,11 @@ pub struct RateLimitSettings {
     pub account_failures: u32,
     /// Failures allowed per client address within the window.
     pub address_failures: u32,
+    /// Past `address_failures`, further attempts from the address go ahead
+    /// one at a time, this far apart; 0 refuses them until the window ends.
+    pub address_delay_ms: u64,
+    /// The longest an attempt waits for its turn before it is refused.
+    pub address_max_delay_ms: u64,
     /// Length of the window.
     pub window_seconds: u64,
 }

@@ -71,7 +71,7 @@ impl<D: Accounts, P: Send + Sync + 'static> AppState<D, P> {
         client: ClientAddress,
     ) -> ApiResult<usize> {
         let attempt = Attempt::second_factor_of(account, client);
-        self.count_attempt(&attempt)?;
+        self.count_attempt(&attempt).await?;
         let (secret, params) = self.totp_of(account)?;
         let outcome = match (&input.code, &input.recovery_code) {
             (Some(code), _) => self.use_code(account, &secret, params, code).await,

@@ -365,6 +365,11 @@ impl TestApp {
         Client::new(&self.address)
     }
 
+    /// A browser-like client connecting from `local` (an address in 127.0.0.0/8).
+    pub fn client_from(&self, local: std::net::IpAddr) -> Client {
+        Client::from_address(&self.address, Some(local))
+    }
+
     /// `POST path` with a JSON body.
     pub async fn post(&self, client: &Client, path: &str, body: Value) -> reqwest::Response {
         self.send(client, Method::POST, path, Some(body)).await

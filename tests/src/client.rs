@@ -4,6 +4,7 @@
 
 use reqwest::cookie::{CookieStore, Jar};
 use reqwest::{Method, RequestBuilder, Url};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// A browser-like client of one gateway.
@@ -25,9 +26,16 @@ impl std::ops::Deref for Client {
 impl Client {
     /// A client of the gateway at `base` (`http://127.0.0.1:PORT`).
     pub fn new(base: &str) -> Self {
+        Self::from_address(base, None)
+    }
+
+    /// A client that connects from `local` (any of 127.0.0.0/8 on loopback),
+    /// so tests can play several client addresses.
+    pub fn from_address(base: &str, local: Option<IpAddr>) -> Self {
         let jar = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(Arc::clone(&jar))
+            .local_address(local)
             .build()
             .expect("a client");
         let base = Url::parse(base).expect("the gateway's address");

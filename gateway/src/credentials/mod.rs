@@ -7,7 +7,7 @@ mod limits;
 mod verify;
 
 pub use client_address::ClientAddress;
-pub use limits::FailureLimiter;
+pub use limits::{FailureLimiter, PastTheLimit};
 pub use verify::Attempt;
 
 use crate::problem::{ApiError, ApiResult};
@@ -38,7 +38,8 @@ pub struct Credentials {
     slot_wait: Duration,
     /// Failed secrets per account (its entry, or its normalised name).
     pub account_failures: FailureLimiter,
-    /// Failed secrets per client address (IPv6 per /64).
+    /// Failed secrets per client address (IPv6 per /64); past its limit
+    /// attempts are delayed, or refused when so configured.
     pub address_failures: FailureLimiter,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -59,7 +60,9 @@ impl Credentials {
         let trusted_proxies = gateway
             .trusted_proxies
             .iter()
+            .filter(|cidr| !cidr.trim().is_empty())
             .map(|cidr| {
+                let cidr = cidr.trim();
                 cidr.parse()
                     .or_else(|_| cidr.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
             })
@@ -79,7 +82,14 @@ impl Credentials {
                 window,
                 Arc::clone(&clock),
             ),
-            address_failures: FailureLimiter::new(limits.address_failures, window, clock),
+            address_failures: FailureLimiter::new(limits.address_failures, window, clock)
+                .past_the_limit(match limits.address_delay_ms {
+                    0 => PastTheLimit::Refuse,
+                    spacing => PastTheLimit::Delay {
+                        spacing: Duration::from_millis(spacing),
+                        longest: Duration::from_millis(limits.address_max_delay_ms),
+                    },
+                }),
             trusted_proxies,
         })
     }

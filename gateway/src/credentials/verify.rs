@@ -12,6 +12,7 @@ use crate::state::AppState;
 use latchkey_core::directory::{Account, Accounts};
 use secrecy::SecretString;
 use std::sync::Arc;
+use std::time::Duration;
 use unicode_normalization::UnicodeNormalization;
 
 /// The keys one attempt counts under.
@@ -69,32 +70,42 @@ impl Attempt {
 
 impl<D: Accounts, P> AppState<D, P> {
     /// Counts `attempt` as a failure now, before any wait; 429 if one of
-    /// its keys has used up its failures (then nothing is counted).
-    pub fn count_attempt(&self, attempt: &Attempt) -> ApiResult<()> {
+    /// its keys has used up its failures (then nothing is counted). An
+    /// address past its limit may instead have to wait its turn, here.
+    pub async fn count_attempt(&self, attempt: &Attempt) -> ApiResult<()> {
+        let wait = self.reserve_attempt(attempt)?;
+        if !wait.is_zero() {
+            metrics::counter!("latchkey_delayed_attempts_total").increment(1);
+            tokio::time::sleep(wait).await;
+        }
+        Ok(())
+    }
+
+    /// Reserves `attempt` under each of its keys, all or none, without
+    /// awaiting anything; says how long the address must wait.
+    fn reserve_attempt(&self, attempt: &Attempt) -> ApiResult<Duration> {
         let limits = &self.credentials;
         let mut counted: Vec<&String> = Vec::new();
-        let refused = attempt
-            .accounts
-            .iter()
-            .find_map(|key| match limits.account_failures.reserve(key) {
-                Ok(()) => {
-                    counted.push(key);
-                    None
+        let mut outcome = Ok(Duration::ZERO);
+        for key in &attempt.accounts {
+            match limits.account_failures.reserve(key) {
+                Ok(_) => counted.push(key),
+                Err(wait) => {
+                    outcome = Err(wait);
+                    break;
                 }
-                Err(wait) => Some(wait),
-            })
-            .or_else(|| {
-                let key = attempt.address.as_ref()?;
-                limits.address_failures.reserve(key).err()
-            });
-        let Some(wait) = refused else {
-            return Ok(());
-        };
-        for key in counted {
-            limits.account_failures.release(key);
+            }
         }
-        metrics::counter!("latchkey_rate_limited_total").increment(1);
-        Err(ApiError::RateLimited(wait))
+        if let (Ok(_), Some(key)) = (&outcome, &attempt.address) {
+            outcome = limits.address_failures.reserve(key);
+        }
+        outcome.map_err(|wait| {
+            for key in counted {
+                limits.account_failures.release(key);
+            }
+            metrics::counter!("latchkey_rate_limited_total").increment(1);
+            ApiError::RateLimited(wait)
+        })
     }
 
     /// Takes back what `attempt` counted: it succeeded. The account's
@@ -133,7 +144,7 @@ impl<D: Accounts, P> AppState<D, P> {
         P: Send + Sync + 'static,
     {
         let attempt = Attempt::password_of(account, client);
-        self.count_attempt(&attempt)?;
+        self.count_attempt(&attempt).await?;
         match self.password_matches(Some(account), password).await {
             Ok(true) => {
                 self.attempt_succeeded(&attempt);

@@ -100,7 +100,7 @@ where
     })?;
     // Counted before anything is awaited; under the entry too once it is known.
     let by_name = Attempt::sign_in(&body.username, client);
-    state.count_attempt(&by_name)?;
+    state.count_attempt(&by_name).await?;
     let account = match state.directory.find_account(&uid).await {
         Ok(account) => account,
         Err(error) => {
@@ -110,7 +110,7 @@ where
     };
     let by_entry = account.as_ref().map(|account| by_name.of_entry(account));
     if let Some(by_entry) = &by_entry {
-        state.count_attempt(by_entry)?;
+        state.count_attempt(by_entry).await?;
     }
     let matched = state
         .password_matches(account.as_ref(), &body.password)

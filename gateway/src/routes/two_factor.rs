@@ -128,7 +128,7 @@ where
         detail: error.to_string(),
     })?;
     let attempt = Attempt::second_factor_of(account, client);
-    state.count_attempt(&attempt)?;
+    state.count_attempt(&attempt).await?;
     let now = u64::try_from(state.clock.now().unix_timestamp()).unwrap_or(0);
     let Some(step) = params.matching_step(&secret, &code, now) else {
         return Err(ApiError::WrongCode { field: "code" });

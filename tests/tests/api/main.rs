@@ -23,5 +23,6 @@ mod password;
 mod portal_pages;
 mod resilience;
 mod sessions;
+mod sign_in_limits;
 mod smime_streaming;
 mod two_factor;
