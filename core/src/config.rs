@@ -109,8 +109,6 @@ pub struct AppPasswordSettings {
     pub default_scopes: Vec<String>,
     /// Revoke every app password when the primary password changes (as Google does).
     pub revoke_on_password_change: bool,
-    /// Minutes after sign-in during which creating one needs no password again.
-    pub reauthentication_minutes: u64,
     /// How often a worker removes expired app passwords.
     pub sweep_interval_seconds: u64,
 }
@@ -189,6 +187,9 @@ pub struct GatewaySettings {
     pub trusted_proxies: Vec<String>,
     /// Limits on failed sign-ins.
     pub rate_limit: RateLimitSettings,
+    /// Minutes after the session last proved its password (and second
+    /// factor) during which a change a thief would want needs no proof again.
+    pub reauthentication_minutes: u64,
 }
 
 /// Limits on failed attempts to present a secret.

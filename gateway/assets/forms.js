@@ -90,6 +90,61 @@ function localProblem(form) {
   return null;
 }
 
+// ---- Step-up: the password (and code) asked for in place -----------------
+
+const stepUpProblems = {
+  "/problems/password-required": false,
+  "/problems/password-and-code-required": true,
+};
+
+/** The proof typed into the step-up dialog, or null when it is cancelled. */
+function proofFrom(dialog) {
+  const form = dialog.querySelector("form");
+  return new Promise((resolve) => {
+    const finish = (proof) => {
+      form.onsubmit = null;
+      dialog.oncancel = null;
+      dialog.querySelector("[data-step-up-cancel]").onclick = null;
+      resolve(proof);
+    };
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      const proof = {};
+      for (const input of form.querySelectorAll("input[name]")) {
+        if (!input.closest("[hidden]") && input.value) proof[input.name] = input.value;
+      }
+      finish(proof);
+    };
+    dialog.oncancel = () => finish(null);
+    dialog.querySelector("[data-step-up-cancel]").onclick = () => finish(null);
+  });
+}
+
+/** Sends a request; when the server asks for the password (and a code)
+ * again, asks for them in a dialog over the page, so nothing typed in the
+ * form is lost, and sends the same request again with them. */
+async function sendWithStepUp(path, method, body) {
+  let answer = await api(path, method, body);
+  const dialog = document.getElementById("step-up");
+  if (answer.ok || !(answer.data.type in stepUpProblems) || !dialog) return answer;
+  const needsCode = stepUpProblems[answer.data.type];
+  dialog.querySelectorAll("[data-step-up-code]").forEach((node) => (node.hidden = !needsCode));
+  dialog.querySelector("form").reset();
+  clearErrors(dialog);
+  dialog.showModal();
+  for (;;) {
+    const proof = await proofFrom(dialog);
+    if (!proof) break;
+    clearErrors(dialog);
+    answer = await api(path, method, { ...(body ?? {}), ...proof });
+    const field = answer.data.field;
+    if (answer.ok || !["password", "code", "recovery_code"].includes(field)) break;
+    showError(dialog, field === "password" ? "password" : "code", answer.data.detail);
+  }
+  dialog.close();
+  return answer;
+}
+
 // ---- What happens after a successful answer ---------------------------
 
 const then = {
@@ -184,7 +239,7 @@ export async function submit(event) {
     showError(form, "keys", "A chosen key file could not be read. Choose it again.");
     return;
   }
-  const { ok, status: code, data } = await api(form.dataset.api, method, body);
+  const { ok, status: code, data } = await sendWithStepUp(form.dataset.api, method, body);
   ready();
   if (!ok) {
     if (code === 401 && form.id !== "sign-in" && form.id !== "second-step") {
@@ -192,7 +247,6 @@ export async function submit(event) {
       window.location.assign(expired ? "/sign-in?expired" : "/sign-in");
       return;
     }
-    if (data.field === "password") form.querySelector("[data-reauth]")?.removeAttribute("hidden");
     if (data.field === "challenge") {
       window.location.reload();
       return;

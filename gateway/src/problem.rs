@@ -110,9 +110,15 @@ pub enum ApiError {
     /// The account has as many app passwords as allowed.
     #[error("you have {0} app passwords, the most allowed; revoke one first")]
     TooManyAppPasswords(usize),
-    /// Sensitive changes need the password when the sign-in is not recent.
+    /// Sensitive changes need the password when the session has not
+    /// proved it recently.
     #[error("enter your password again to confirm this change")]
     PasswordRequired,
+    /// The same, for an account with 2FA on: the password and a code.
+    #[error(
+        "enter your password and a code from your authenticator app again to confirm this change"
+    )]
+    PasswordAndCodeRequired,
     /// There is nothing to revoke.
     #[error("you have no app passwords")]
     NothingToRevoke,
@@ -194,7 +200,7 @@ impl ApiError {
             | ApiError::TooManyAppPasswords(_)
             | ApiError::NothingToRevoke
             | ApiError::EncryptionOff => StatusCode::CONFLICT,
-            ApiError::PasswordRequired => StatusCode::FORBIDDEN,
+            ApiError::PasswordRequired | ApiError::PasswordAndCodeRequired => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidCredentials | ApiError::NotSignedIn | ApiError::SessionExpired(_) => {
@@ -241,6 +247,7 @@ impl ApiError {
             ApiError::NameTaken => "name-taken",
             ApiError::TooManyAppPasswords(_) => "too-many-app-passwords",
             ApiError::PasswordRequired => "password-required",
+            ApiError::PasswordAndCodeRequired => "password-and-code-required",
             ApiError::NothingToRevoke => "nothing-to-revoke",
             ApiError::UnusableKey(_) => "unusable-key",
             ApiError::EncryptionOff => "encryption-off",
@@ -265,7 +272,7 @@ impl ApiError {
             ApiError::SecondFactorMissing => Some("code"),
             ApiError::NameTaken => Some("name"),
             ApiError::UnusableKey(_) => Some("keys"),
-            ApiError::PasswordRequired => Some("password"),
+            ApiError::PasswordRequired | ApiError::PasswordAndCodeRequired => Some("password"),
             _ => None,
         }
     }

@@ -27,6 +27,13 @@ pub struct SecondFactorInput {
     pub recovery_code: Option<SecretString>,
 }
 
+impl SecondFactorInput {
+    /// Whether neither a code nor a recovery code was given.
+    pub fn is_empty(&self) -> bool {
+        self.code.is_none() && self.recovery_code.is_none()
+    }
+}
+
 /// Seals `value` as a token that opens only for `context`.
 pub fn seal_token<T: Serialize>(keyring: &Keyring, context: &str, value: &T) -> String {
     let json = Zeroizing::new(serde_json::to_vec(value).expect("tokens serialise"));

@@ -437,6 +437,24 @@ impl TestApp {
         client
     }
 
+    /// Signs in with the password and a TOTP code for `secret` (base32).
+    pub async fn signed_in_with_totp(&self, (uid, password): (&str, &str), secret: &str) -> Client {
+        use latchkey_core::clock::Clock;
+        let client = self.client();
+        let body = serde_json::json!({"username": uid, "password": password});
+        let first: Value = self
+            .post(&client, "/api/session", body)
+            .await
+            .json()
+            .await
+            .expect("a challenge");
+        let code = crate::oathtool(secret, self.clock.now());
+        let body = serde_json::json!({"challenge": first["challenge"], "code": code});
+        let response = self.post(&client, "/api/session/totp", body).await;
+        assert_eq!(response.status(), 200, "{uid} signs in with a code");
+        client
+    }
+
     /// Asks for a password change and returns the accepted job's id.
     pub async fn change_password(&self, client: &Client, current: &str, new: &str) -> String {
         let response = self

@@ -191,6 +191,10 @@ impl<D: SessionStore + Clone> SessionStore for Probe<D> {
         self.count(self.inner.touch_session(id, at).await)
     }
 
+    async fn reverify_session(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        self.count(self.inner.reverify_session(id, at).await)
+    }
+
     async fn delete_session(&self, id: &str) -> Result<()> {
         self.count(self.inner.delete_session(id).await)
     }

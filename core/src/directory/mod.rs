@@ -321,6 +321,14 @@ pub trait SessionStore: Send + Sync + 'static {
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Records that the session's owner proved their password (and second
+    /// factor) again at `at`.
+    fn reverify_session(
+        &self,
+        id: &str,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// Ends one session; ending a session that is gone is not an error.
     fn delete_session(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
 

@@ -77,6 +77,16 @@ impl SessionStore for LdapDirectory {
         check(outcome.and_then(|result| result.success())).map(drop)
     }
 
+    async fn reverify_session(&self, id: &str, at: OffsetDateTime) -> Result<()> {
+        let at = generalized_time(at);
+        let mods = ["latchkeySessionVerified", "latchkeySessionSeen"]
+            .map(|attribute| Mod::Replace(attribute, HashSet::from([at.as_str()])))
+            .to_vec();
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.modify(self.session_dn(id).as_str(), mods).await;
+        check(outcome.and_then(|result| result.success())).map(drop)
+    }
+
     async fn delete_session(&self, id: &str) -> Result<()> {
         let mut ldap = self.conn().await?;
         self.delete_entry(&mut ldap, self.session_dn(id).as_str())

@@ -4,10 +4,12 @@
 
 mod client_address;
 mod limits;
+mod step_up;
 mod verify;
 
 pub use client_address::ClientAddress;
 pub use limits::{FailureLimiter, PastTheLimit};
+pub use step_up::StepUpProof;
 pub use verify::Attempt;
 
 use crate::problem::{ApiError, ApiResult};
@@ -43,6 +45,9 @@ pub struct Credentials {
     pub address_failures: FailureLimiter,
     /// Proxies whose forwarding headers name the client.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// How long a session's proof of its password (and second factor)
+    /// spares it the step-up.
+    pub reauthentication: time::Duration,
 }
 
 /// A verification slot, held while a hash is checked.
@@ -91,6 +96,9 @@ impl Credentials {
                     },
                 }),
             trusted_proxies,
+            reauthentication: time::Duration::minutes(
+                i64::try_from(gateway.reauthentication_minutes).unwrap_or(i64::MAX),
+            ),
         })
     }
 

@@ -175,8 +175,6 @@ struct AppPasswordsPage {
     rows: Vec<AppPasswordRow>,
     max: usize,
     password_set: bool,
-    needs_password: bool,
-    reauthentication_minutes: u64,
 }
 
 /// `GET /app-passwords`: the list, and the form to create one.
@@ -199,15 +197,11 @@ pub async fn app_passwords<D: Directory, P: Send + Sync + 'static>(
             expired: stored.entry.expired_at(now),
         })
         .collect();
-    let reauthentication_minutes = state.app_passwords.reauthentication_minutes;
     let page = AppPasswordsPage {
         layout: Layout::signed_in(&state, &session, "App passwords", "app-passwords"),
         rows,
         max: state.app_passwords.max_per_account,
         password_set: session.account.primary_password.is_some(),
-        needs_password: now - session.entry.verified
-            > time::Duration::minutes(reauthentication_minutes as i64),
-        reauthentication_minutes,
     };
     render(&page)
 }

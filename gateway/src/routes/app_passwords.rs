@@ -1,7 +1,7 @@
 //! Application passwords: create (shown once), list, revoke.
 
-use crate::credentials::ClientAddress;
-use crate::extract::ApiJson;
+use crate::credentials::{ClientAddress, StepUpProof};
+use crate::extract::{ApiJson, OptionalJson};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
@@ -14,7 +14,6 @@ use latchkey_core::broker::Publisher;
 use latchkey_core::directory::Directory;
 use latchkey_core::domain::JobId;
 use latchkey_core::job::{CreateAppPassword, JobMessage, RevokeAppPasswords, seal_context};
-use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use time::format_description::well_known::Rfc3339;
@@ -82,8 +81,8 @@ pub struct NewAppPassword {
     /// An exact expiry (RFC 3339), instead of `expires_in_days`.
     #[serde(default)]
     expires_at: Option<String>,
-    #[serde(default)]
-    password: Option<SecretString>,
+    #[serde(flatten)]
+    proof: StepUpProof,
 }
 
 /// When a new app password stops working: `expires_in_days` from `now`, or
@@ -179,17 +178,7 @@ where
     if account.app_passwords.len() >= max {
         return Err(ApiError::TooManyAppPasswords(max));
     }
-    let recent = now - session.entry.verified
-        <= time::Duration::minutes(state.app_passwords.reauthentication_minutes as i64);
-    match &body.password {
-        Some(password) => {
-            state
-                .confirm_password(account, password, "password", client)
-                .await?;
-        }
-        None if recent => {}
-        None => return Err(ApiError::PasswordRequired),
-    }
+    state.step_up(&session, &body.proof, client).await?;
 
     let secret = app_password::generate_secret();
     let job_id = JobId::new();
@@ -250,11 +239,13 @@ where
     state.enqueue(message, &request_id(&headers)).await
 }
 
-/// `DELETE /api/app-passwords`: revokes every one.
+/// `DELETE /api/app-passwords`: revokes every one, after the step-up.
 pub async fn revoke_all<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
+    OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
 where
     D: Directory,
@@ -264,6 +255,7 @@ where
     if account.app_passwords.is_empty() {
         return Err(ApiError::NothingToRevoke);
     }
+    state.step_up(&session, &proof, client).await?;
     let message = JobMessage::RevokeAppPasswords(RevokeAppPasswords {
         job_id: JobId::new(),
         account: account.dn.clone(),

@@ -1,7 +1,8 @@
 //! Encryption at rest: choose a method and algorithm, upload public keys,
 //! and a worker encrypts the mailbox.
 
-use crate::extract::ApiJson;
+use crate::credentials::{ClientAddress, StepUpProof};
+use crate::extract::{ApiJson, OptionalJson};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
@@ -101,6 +102,8 @@ pub struct EncryptionRequest {
     keys: Vec<String>,
     #[serde(default)]
     protect_subject: bool,
+    #[serde(flatten)]
+    proof: StepUpProof,
 }
 
 /// `PUT /api/encryption`: checks every key (it must encrypt now, and a
@@ -108,6 +111,7 @@ pub struct EncryptionRequest {
 /// settings and encrypts the mailbox.
 pub async fn set<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
     ApiJson(body): ApiJson<EncryptionRequest>,
@@ -143,6 +147,7 @@ where
         tokio::task::spawn_blocking(move || parse_keys(algorithm, &keys, max_keys, now))
             .await
             .expect("key checks do not panic")?;
+    state.step_up(&session, &body.proof, client).await?;
     let message = JobMessage::EncryptMailbox(EncryptMailbox {
         job_id: JobId::new(),
         account: account.dn.clone(),
@@ -156,11 +161,14 @@ where
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }
 
-/// `DELETE /api/encryption`: new mail stays in the clear from now on.
+/// `DELETE /api/encryption`: new mail stays in the clear from now on; the
+/// account's other sessions end.
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
+    client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
+    OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
 where
     D: Directory,
@@ -170,6 +178,8 @@ where
     if account.encryption.is_none() {
         return Err(ApiError::EncryptionOff);
     }
+    state.step_up(&session, &proof, client).await?;
+    state.end_other_sessions(&session, "encryption_off").await?;
     let message = JobMessage::DisableEncryption(DisableEncryption {
         job_id: JobId::new(),
         account: account.dn.clone(),

@@ -1,7 +1,7 @@
 //! Turning TOTP on and off, and regenerating recovery codes.
 
-use crate::credentials::{Attempt, ClientAddress};
-use crate::extract::ApiJson;
+use crate::credentials::{Attempt, ClientAddress, StepUpProof};
+use crate::extract::{ApiJson, OptionalJson};
 use crate::problem::{ApiError, ApiResult};
 use crate::routes::{JobAccepted, request_id};
 use crate::second_factor::{SecondFactorInput, open_token, seal_token};
@@ -95,10 +95,14 @@ where
 pub struct ConfirmEnrolment {
     token: String,
     code: String,
+    /// The step-up proof (2FA is off, so the password is all of it).
+    #[serde(default)]
+    password: Option<SecretString>,
 }
 
 /// `POST /api/totp`: checks a code against the enrolment's secret and
-/// queues the job that stores it; the recovery codes are shown once, here.
+/// queues the job that stores it, ending the account's other sessions; the
+/// recovery codes are shown once, here.
 pub async fn confirm_enrolment<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
@@ -134,6 +138,12 @@ where
         return Err(ApiError::WrongCode { field: "code" });
     };
     state.attempt_succeeded(&attempt);
+    let proof = StepUpProof {
+        password: body.password,
+        factor: SecondFactorInput::default(),
+    };
+    state.step_up(&session, &proof, client).await?;
+    state.end_other_sessions(&session, "totp_enabled").await?;
     let codes = RecoveryCode::generate(state.totp.recovery_codes);
     let job_id = JobId::new();
     let message = JobMessage::EnableTotp(EnableTotp {
@@ -152,21 +162,14 @@ where
     Ok(accepted.with("recovery_codes", shown(&codes)))
 }
 
-/// `DELETE /api/totp` body.
-#[derive(Deserialize)]
-pub struct Disable {
-    password: SecretString,
-    #[serde(flatten)]
-    factor: SecondFactorInput,
-}
-
-/// `DELETE /api/totp`: the password and a second factor turn 2FA off.
+/// `DELETE /api/totp`: turns 2FA off after the step-up, and ends the
+/// account's other sessions.
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
-    ApiJson(body): ApiJson<Disable>,
+    OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
 where
     D: Directory,
@@ -176,12 +179,8 @@ where
     if !account.totp_enabled() {
         return Err(ApiError::TwoFactorOff);
     }
-    state
-        .confirm_password(account, &body.password, "password", client)
-        .await?;
-    state
-        .verify_second_factor(account, &body.factor, client)
-        .await?;
+    state.step_up(&session, &proof, client).await?;
+    state.end_other_sessions(&session, "totp_disabled").await?;
     let message = JobMessage::DisableTotp(DisableTotp {
         job_id: JobId::new(),
         account: account.dn.clone(),
@@ -190,20 +189,14 @@ where
     state.enqueue(message, &request_id(&headers)).await
 }
 
-/// `POST /api/totp/recovery-codes` body.
-#[derive(Deserialize)]
-pub struct Regenerate {
-    code: String,
-}
-
-/// `POST /api/totp/recovery-codes`: a current code replaces the recovery
-/// codes with new ones, shown once, here.
+/// `POST /api/totp/recovery-codes`: after the step-up, new recovery codes
+/// replace the old ones, shown once, here.
 pub async fn regenerate_recovery_codes<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
     headers: HeaderMap,
     session: CurrentSession,
-    ApiJson(body): ApiJson<Regenerate>,
+    OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
 where
     D: Directory,
@@ -213,11 +206,7 @@ where
     if !account.totp_enabled() {
         return Err(ApiError::TwoFactorOff);
     }
-    let factor = SecondFactorInput {
-        code: Some(body.code),
-        recovery_code: None,
-    };
-    state.verify_second_factor(account, &factor, client).await?;
+    state.step_up(&session, &proof, client).await?;
     let codes = RecoveryCode::generate(state.totp.recovery_codes);
     let job_id = JobId::new();
     let message = JobMessage::RegenerateRecoveryCodes(RegenerateRecoveryCodes {

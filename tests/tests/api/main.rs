@@ -25,4 +25,5 @@ mod resilience;
 mod sessions;
 mod sign_in_limits;
 mod smime_streaming;
+mod step_up;
 mod two_factor;

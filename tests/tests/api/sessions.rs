@@ -103,6 +103,8 @@ async fn repeated_failures_from_one_address_are_rate_limited_across_accounts() {
         workers: 0,
         account_failures: 100,
         address_failures: 4,
+        // Refusing past the limit, instead of the default delay.
+        settings: vec![("GATEWAY__RATE_LIMIT__ADDRESS_DELAY_MS", "0".into())],
         ..Default::default()
     })
     .await;

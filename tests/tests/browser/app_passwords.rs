@@ -73,3 +73,37 @@ async fn a_person_creates_an_app_password_copies_it_once_and_revokes_it() {
         "a revoked app password opens nothing"
     );
 }
+
+#[tokio::test]
+async fn a_stale_session_is_asked_for_the_password_in_place_and_keeps_what_was_typed() {
+    let (app, browser) = portal(AppOptions::default()).await;
+    sign_in(&browser, ALICE).await;
+    browser.visit("/app-passwords").await;
+    app.clock.advance(time::Duration::minutes(6));
+
+    browser.fill("#name", "Tablet").await;
+    browser
+        .click("#create-app-password button[type=submit]")
+        .await;
+    browser
+        .wait_for_text("#step-up", "needs your password again")
+        .await;
+    browser.screenshot("step-up-asked").await;
+
+    browser.fill("#step-up-password", "not my password").await;
+    browser.click("#step-up button[type=submit]").await;
+    browser.wait_for_some_text("#step-up-password-error").await;
+
+    browser.fill("#step-up-password", ALICE.1).await;
+    browser.click("#step-up button[type=submit]").await;
+    browser.wait_for_some_text("#app-secret").await;
+    browser
+        .wait_for_text("#create-app-password [data-status]", "Done")
+        .await;
+    browser.click("#new-secret a").await;
+    let table = browser.wait_for_text("table", "Tablet").await;
+    assert!(
+        table.contains("Tablet"),
+        "the name typed before the dialog was kept"
+    );
+}
