@@ -95,39 +95,17 @@ async fn each_change_a_thief_would_want_needs_the_password_once_the_session_is_s
     app.finished_job(&client, answer["job"]["id"].as_str().unwrap())
         .await;
 
-    let_the_session_go_stale(&app);
-    let new = json!({"name": "Phone"});
-    refused_then_accepted(
-        &app,
-        &client,
-        (Method::POST, "/api/app-passwords"),
-        new,
-        password.clone(),
-        required,
-    )
-    .await;
-
-    let_the_session_go_stale(&app);
-    refused_then_accepted(
-        &app,
-        &client,
-        (Method::DELETE, "/api/app-passwords"),
-        Value::Null,
-        password.clone(),
-        required,
-    )
-    .await;
-
-    let_the_session_go_stale(&app);
-    refused_then_accepted(
-        &app,
-        &client,
-        (Method::DELETE, "/api/encryption"),
-        Value::Null,
-        password.clone(),
-        required,
-    )
-    .await;
+    for (route, body) in [
+        (
+            (Method::POST, "/api/app-passwords"),
+            json!({"name": "Phone"}),
+        ),
+        ((Method::DELETE, "/api/app-passwords"), Value::Null),
+        ((Method::DELETE, "/api/encryption"), Value::Null),
+    ] {
+        let_the_session_go_stale(&app);
+        refused_then_accepted(&app, &client, route, body, password.clone(), required).await;
+    }
 
     let_the_session_go_stale(&app);
     let started: Value = app

@@ -465,6 +465,20 @@ mod tests {
         symlink(target, root.join(".Folder")).unwrap();
     }
 
+    /// The link is still a link, and what it points at is as it was.
+    fn assert_link_left_alone(
+        root: &Path,
+        target: &Path,
+        before: &[(std::path::PathBuf, Vec<u8>)],
+    ) {
+        assert_eq!(tree(target), before, "the other Maildir is unchanged");
+        assert!(
+            fs::symlink_metadata(root.join(".Folder"))
+                .unwrap()
+                .is_symlink()
+        );
+    }
+
     #[test]
     fn a_folder_swapped_for_a_link_before_staging_is_neither_read_nor_written() {
         let (root, elsewhere, message) = folder_and_lookalike();
@@ -472,16 +486,7 @@ mod tests {
         swap_folder_for_link(root.path(), elsewhere.path());
         let staged = message.stage(|_, output| output.write_all(b"encrypted"));
         assert_eq!(displaced(staged), Some(Displaced::Symlink));
-        assert_eq!(
-            tree(elsewhere.path()),
-            before,
-            "the other Maildir is unchanged"
-        );
-        assert!(
-            fs::symlink_metadata(root.path().join(".Folder"))
-                .unwrap()
-                .is_symlink()
-        );
+        assert_link_left_alone(root.path(), elsewhere.path(), &before);
         let moved = root.path().join("folder-moved-away/cur/1.a.host,S=5:2,S");
         assert_eq!(fs::read(moved).unwrap(), b"plain");
     }
@@ -494,16 +499,7 @@ mod tests {
         swap_folder_for_link(root.path(), elsewhere.path());
         // The commit works in the directories it read from, wherever they are now.
         staged.commit().unwrap();
-        assert_eq!(
-            tree(elsewhere.path()),
-            before,
-            "the other Maildir is unchanged"
-        );
-        assert!(
-            fs::symlink_metadata(root.path().join(".Folder"))
-                .unwrap()
-                .is_symlink()
-        );
+        assert_link_left_alone(root.path(), elsewhere.path(), &before);
         let moved = root.path().join("folder-moved-away");
         let copy = moved.join("cur/1.a.host,S=16:2,S");
         assert_eq!(fs::read(copy).unwrap(), b"plain, encrypted");
