@@ -5,6 +5,7 @@ pub mod credentials;
 pub mod csrf;
 pub mod enqueue;
 pub mod extract;
+pub mod ops;
 pub mod portal;
 pub mod problem;
 pub mod routes;
@@ -51,7 +52,8 @@ pub fn gateway_with_clock(
     )?))
 }
 
-/// Every route, with body limits, request ids, origin checks and security headers.
+/// Every public route (portal and API), with body limits, request ids,
+/// origin checks and security headers; [`ops::router`] has the operators'.
 pub fn router(state: Arc<Gateway>) -> Router {
     type D = LdapDirectory;
     type P = AmqpPublisher;
@@ -123,9 +125,6 @@ pub fn router(state: Arc<Gateway>) -> Router {
     Router::new()
         .merge(api)
         .merge(portal)
-        .route("/healthz", get(routes::health::alive))
-        .route("/readyz", get(routes::health::ready))
-        .route("/metrics", get(routes::health::metrics))
         .fallback(portal::frame::not_found)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(

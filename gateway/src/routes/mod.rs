@@ -3,7 +3,6 @@
 pub mod account;
 pub mod app_passwords;
 pub mod encryption;
-pub mod health;
 pub mod jobs;
 pub mod password;
 pub mod session;

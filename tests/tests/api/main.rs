@@ -19,6 +19,7 @@ mod large_messages;
 mod least_privilege;
 mod mailbox_containment;
 mod mailbox_encryption;
+mod ops_listener;
 mod password;
 mod portal_pages;
 mod resilience;
