@@ -3,8 +3,8 @@
 
 pub mod credentials;
 pub mod csrf;
-pub mod enqueue;
 pub mod extract;
+pub mod intake;
 pub mod ops;
 pub mod portal;
 pub mod problem;
@@ -23,7 +23,6 @@ use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -57,7 +56,6 @@ pub fn gateway_with_clock(
 pub fn router(state: Arc<Gateway>) -> Router {
     type D = LdapDirectory;
     type P = AmqpPublisher;
-    let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route(
             "/api/session",
@@ -151,9 +149,8 @@ pub fn router(state: Arc<Gateway>) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(intake::request_id::span))
+        .layer(axum::middleware::from_fn(intake::request_id::assign))
         .with_state(state)
 }
 

@@ -2,13 +2,12 @@
 //! and a worker encrypts the mailbox.
 
 use crate::extract::ApiJson;
+use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
-use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use base64::Engine;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::{Directory, EncryptionSettings};
@@ -108,7 +107,7 @@ pub struct EncryptionRequest {
 /// settings and encrypts the mailbox.
 pub async fn set<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     ApiJson(body): ApiJson<EncryptionRequest>,
 ) -> ApiResult<JobAccepted>
@@ -151,7 +150,7 @@ where
         protect_subject: body.protect_subject,
         accepted_at: Some(accepted_at),
     });
-    let accepted = state.enqueue(message, &request_id(&headers)).await?;
+    let accepted = state.enqueue(message, request_id).await?;
     tracing::info!(target: "audit", event = "encryption_requested", uid = %account.uid, method = method.as_str(), algorithm = algorithm.as_str());
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }
@@ -159,7 +158,7 @@ where
 /// `DELETE /api/encryption`: new mail stays in the clear from now on.
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
 ) -> ApiResult<JobAccepted>
 where
@@ -174,6 +173,6 @@ where
         job_id: JobId::new(),
         account: account.dn.clone(),
     });
-    let accepted = state.enqueue(message, &request_id(&headers)).await?;
+    let accepted = state.enqueue(message, request_id).await?;
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }

@@ -22,6 +22,7 @@ mod mailbox_encryption;
 mod ops_listener;
 mod password;
 mod portal_pages;
+mod request_ids;
 mod resilience;
 mod sessions;
 mod smime_streaming;
