@@ -1,6 +1,7 @@
 //! Latchkey gateway: authenticates sessions, validates requests, records and
 //! queues jobs. Slow or retryable work never happens on the request path.
 
+pub mod cookies;
 pub mod credentials;
 pub mod csrf;
 pub mod extract;

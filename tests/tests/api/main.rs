@@ -13,6 +13,7 @@ mod dovecot;
 mod dovecot_during_pass;
 mod encryption_formats;
 mod faithful_mail;
+mod host_cookies;
 mod job_trust;
 mod key_pastes;
 mod large_messages;
