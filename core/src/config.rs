@@ -165,8 +165,12 @@ pub struct SecretSettings {
 /// The HTTP gateway.
 #[derive(Debug, Clone, Deserialize)]
 pub struct GatewaySettings {
-    /// Address to listen on.
+    /// Address the public listener (portal and API) binds to.
     pub listen: String,
+    /// Address of the operators' listener (`/healthz`, `/readyz`,
+    /// `/metrics`), which the public listener does not serve: keep it off
+    /// the Internet.
+    pub ops_listen: std::net::SocketAddr,
     /// URL users open; its scheme decides whether cookies are `Secure`, and
     /// its origin is the only one accepted for state-changing requests.
     pub public_url: String,
@@ -589,9 +593,11 @@ mod tests {
         let mut pairs = complete_env();
         pairs.push(("LATCHKEY__BROKER__RETRY_DELAYS_MS", "10,20,30"));
         pairs.push(("LATCHKEY__GATEWAY__RATE_LIMIT__ACCOUNT_FAILURES", "9"));
+        pairs.push(("LATCHKEY__GATEWAY__OPS_LISTEN", "127.0.0.1:0"));
         let settings = Settings::load(None, Some(env(&pairs))).unwrap();
         assert_eq!(settings.broker.retry_delays_ms, vec![10, 20, 30]);
         assert_eq!(settings.gateway.rate_limit.account_failures, 9);
+        assert_eq!(settings.gateway.ops_listen.to_string(), "127.0.0.1:0");
         assert_eq!(settings.argon2.memory_kib, 19456);
         assert_eq!(settings.ldap.service_password.expose_secret(), "pw");
     }

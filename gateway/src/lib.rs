@@ -1,10 +1,12 @@
 //! Latchkey gateway: authenticates sessions, validates requests, records and
 //! queues jobs. Slow or retryable work never happens on the request path.
 
+pub mod cookies;
 pub mod credentials;
 pub mod csrf;
-pub mod enqueue;
 pub mod extract;
+pub mod intake;
+pub mod ops;
 pub mod portal;
 pub mod problem;
 pub mod routes;
@@ -22,7 +24,6 @@ use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
@@ -51,11 +52,11 @@ pub fn gateway_with_clock(
     )?))
 }
 
-/// Every route, with body limits, request ids, origin checks and security headers.
+/// Every public route (portal and API), with body limits, request ids,
+/// origin checks and security headers; [`ops::router`] has the operators'.
 pub fn router(state: Arc<Gateway>) -> Router {
     type D = LdapDirectory;
     type P = AmqpPublisher;
-    let request_id = HeaderName::from_static("x-request-id");
     let api = Router::new()
         .route(
             "/api/session",
@@ -123,9 +124,6 @@ pub fn router(state: Arc<Gateway>) -> Router {
     Router::new()
         .merge(api)
         .merge(portal)
-        .route("/healthz", get(routes::health::alive))
-        .route("/readyz", get(routes::health::ready))
-        .route("/metrics", get(routes::health::metrics))
         .fallback(portal::frame::not_found)
         .layer(DefaultBodyLimit::max(extract::MAX_BODY_BYTES))
         .layer(SetResponseHeaderLayer::overriding(
@@ -152,9 +150,8 @@ pub fn router(state: Arc<Gateway>) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(PropagateRequestIdLayer::new(request_id.clone()))
-        .layer(TraceLayer::new_for_http())
-        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .layer(TraceLayer::new_for_http().make_span_with(intake::request_id::span))
+        .layer(axum::middleware::from_fn(intake::request_id::assign))
         .with_state(state)
 }
 

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use latchkey_core::config::Settings;
+use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 
 #[tokio::main]
@@ -18,15 +19,31 @@ async fn main() -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&settings.gateway.listen)
         .await
         .with_context(|| format!("listening on {}", settings.gateway.listen))?;
-    tracing::info!(listen = %settings.gateway.listen, url = %settings.gateway.public_url, "gateway started");
-    let router = latchkey_gateway::router(gateway);
-    latchkey_gateway::serve(listener, router, async {
+    let ops_listener = tokio::net::TcpListener::bind(settings.gateway.ops_listen)
+        .await
+        .with_context(|| {
+            format!(
+                "listening on {} (gateway.ops_listen)",
+                settings.gateway.ops_listen
+            )
+        })?;
+    tracing::info!(listen = %settings.gateway.listen, ops_listen = %settings.gateway.ops_listen, url = %settings.gateway.public_url, "gateway started");
+    let ops = latchkey_gateway::serve(
+        ops_listener,
+        latchkey_gateway::ops::router(Arc::clone(&gateway)),
+        std::future::pending(),
+    );
+    let public = latchkey_gateway::serve(listener, latchkey_gateway::router(gateway), async {
         let mut terminate = signal(SignalKind::terminate()).expect("a SIGTERM handler installs");
         tokio::select! {
             _ = terminate.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
         }
-    })
-    .await?;
+    });
+    // The operators' listener answers until the public one has drained.
+    tokio::select! {
+        served = public => served?,
+        served = ops => served?,
+    }
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::SignedCookieJar;
-use axum_extra::extract::cookie::{Cookie, SameSite};
+use axum_extra::extract::cookie::Cookie;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -15,12 +15,6 @@ use latchkey_core::directory::{Account, Directory, SessionEntry};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-
-/// The session cookie's name.
-pub const COOKIE_NAME: &str = "latchkey_session";
-
-/// The cookie that carries the session's CSRF token to the portal's script.
-pub const CSRF_COOKIE_NAME: &str = "latchkey_csrf";
 
 /// The header a state-changing request with a session must carry the CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -59,13 +53,7 @@ impl<D, P> AppState<D, P> {
             verified: now,
             seen: now,
         };
-        let cookie = Cookie::build((COOKIE_NAME, secret))
-            .http_only(true)
-            .secure(self.secure_cookies)
-            .same_site(SameSite::Strict)
-            .path("/")
-            .max_age(time::Duration::seconds(self.session_ttl.as_secs() as i64))
-            .build();
+        let cookie = self.cookies.session(secret, self.cookie_max_age());
         NewSession { cookie, entry }
     }
 
@@ -94,12 +82,12 @@ impl<D, P> AppState<D, P> {
     /// The cookie that hands the session's CSRF token to the portal's script
     /// (readable by script, sent only to this site).
     pub fn csrf_cookie(&self, session_id: &str) -> Cookie<'static> {
-        Cookie::build((CSRF_COOKIE_NAME, self.csrf_token(session_id)))
-            .secure(self.secure_cookies)
-            .same_site(SameSite::Strict)
-            .path("/")
-            .max_age(time::Duration::seconds(self.session_ttl.as_secs() as i64))
-            .build()
+        self.cookies
+            .csrf(self.csrf_token(session_id), self.cookie_max_age())
+    }
+
+    fn cookie_max_age(&self) -> time::Duration {
+        time::Duration::seconds(self.session_ttl.as_secs() as i64)
     }
 
     /// A cookie jar over the request's cookies, checked with our key.
@@ -107,15 +95,17 @@ impl<D, P> AppState<D, P> {
         SignedCookieJar::from_headers(&parts.headers, self.cookie_key.clone())
     }
 
-    /// The cookies that remove the session and CSRF cookies.
+    /// The cookies that remove the session and CSRF cookies, whatever the
+    /// request carried.
     pub fn removal_cookies(&self) -> [Cookie<'static>; 2] {
-        [COOKIE_NAME, CSRF_COOKIE_NAME].map(|name| Cookie::build((name, "")).path("/").build())
+        self.cookies.removals()
     }
 
     /// The public id of the request's session cookie, if it carries a valid one.
     fn session_id_of(&self, parts: &Parts) -> Option<String> {
         let jar = self.cookie_jar(parts);
-        jar.get(COOKIE_NAME).map(|secret| public_id(secret.value()))
+        jar.get(self.cookies.session_name())
+            .map(|secret| public_id(secret.value()))
     }
 }
 

@@ -1,5 +1,6 @@
 //! What every route shares.
 
+use crate::cookies::CookiePolicy;
 use crate::credentials::Credentials;
 use axum_extra::extract::cookie::Key;
 use base64::Engine;
@@ -41,8 +42,8 @@ pub struct AppState<D, P> {
     pub clock: Arc<dyn Clock>,
     /// The origin (`scheme://host[:port]`) the portal is served from.
     pub public_origin: String,
-    /// Whether cookies carry `Secure` (the portal is served over TLS).
-    pub secure_cookies: bool,
+    /// How cookies are named and scoped (`__Host-` and `Secure` over https).
+    pub cookies: CookiePolicy,
     /// Lifetime of a session.
     pub session_ttl: Duration,
     /// How long a session may go unused.
@@ -87,7 +88,7 @@ impl<D, P> AppState<D, P> {
             cookie_key,
             clock,
             public_origin: origin_of(public_url),
-            secure_cookies: public_url.starts_with("https://"),
+            cookies: CookiePolicy::for_public_url(public_url),
             session_ttl: Duration::from_secs(gateway.session_ttl_minutes * 60),
             session_idle: Duration::from_secs(gateway.session_idle_minutes.max(1) * 60),
         })

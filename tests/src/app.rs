@@ -103,6 +103,9 @@ pub struct TestApp {
     pub gateway_settings: Settings,
     /// `http://127.0.0.1:<port>` of the gateway.
     pub address: String,
+    /// `http://127.0.0.1:<port>` of the gateway's operators' listener
+    /// (`/healthz`, `/readyz`, `/metrics`).
+    pub ops_address: String,
     /// The gateway's clock: it stands still unless a test moves it.
     pub clock: ManualClock,
     /// Where the accounts' Maildirs are (`<mail>/<uid>/Maildir`).
@@ -156,6 +159,10 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         .await
         .expect("a port for the gateway");
     let address = format!("http://{}", listener.local_addr().expect("bound"));
+    let ops_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port for the gateway's operators' listener");
+    let ops_address = format!("http://{}", ops_listener.local_addr().expect("bound"));
     let broker_url = options.broker_url.clone().unwrap_or_else(broker::admin_url);
     let mail = tempfile::tempdir().expect("a mail folder");
     let delays: Vec<String> = options.retry_delays_ms.iter().map(u64::to_string).collect();
@@ -206,10 +213,14 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     let _ = AmqpPublisher::new(&settings.broker)
         .declare_topology()
         .await;
-    let router = latchkey_gateway::router(gateway);
+    tokio::spawn(latchkey_gateway::serve(
+        ops_listener,
+        latchkey_gateway::ops::router(Arc::clone(&gateway)),
+        std::future::pending(),
+    ));
     tokio::spawn(latchkey_gateway::serve(
         listener,
-        router,
+        latchkey_gateway::router(gateway),
         std::future::pending(),
     ));
     let mut app = TestApp {
@@ -217,6 +228,7 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         settings,
         gateway_settings,
         address,
+        ops_address,
         clock,
         mail,
         env,

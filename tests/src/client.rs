@@ -1,5 +1,6 @@
 //! An API client that behaves as the portal's script does: its own cookie
-//! jar, and the session's CSRF token (from the `latchkey_csrf` cookie) in
+//! jar, and the session's CSRF token (from the `latchkey_csrf` cookie, or
+//! `__Host-latchkey_csrf` when the public URL is https) in
 //! `X-CSRF-Token` on every state-changing request.
 
 use reqwest::cookie::{CookieStore, Jar};
@@ -46,6 +47,7 @@ impl Client {
     pub fn csrf_token(&self) -> Option<String> {
         let cookies = self.jar.cookies(&self.base)?;
         cookies.to_str().ok()?.split("; ").find_map(|pair| {
+            let pair = pair.strip_prefix("__Host-").unwrap_or(pair);
             pair.strip_prefix("latchkey_csrf=")
                 .filter(|token| !token.is_empty())
                 .map(str::to_owned)

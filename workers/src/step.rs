@@ -150,7 +150,7 @@ pub async fn record<D: Directory>(
 /// its record up to date, and says what became of it. A job whose record
 /// is missing, or names another owner or kind, is refused untouched. A
 /// scheduled job that came back before its time only waits again.
-#[tracing::instrument(skip_all, fields(job = %envelope.job_id, kind = envelope.kind.as_str(), attempt))]
+#[tracing::instrument(skip_all, fields(job = %envelope.job_id, kind = envelope.kind.as_str(), request_id = envelope.request_id.as_deref(), attempt))]
 pub async fn process<D>(context: &Context<D>, envelope: &Envelope, attempt: u32) -> Outcome
 where
     D: Directory,

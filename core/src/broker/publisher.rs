@@ -10,10 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use std::future::Future;
 use std::time::Duration;
 use thiserror::Error;
-
-/// The id of the HTTP request that caused a job, carried into its headers.
-#[derive(Debug, Clone, Default)]
-pub struct RequestId(pub Option<String>);
+use uuid::Uuid;
 
 /// Why a job was not accepted by the broker. In every case the job is not
 /// durable and the client must not be told it was.
@@ -32,12 +29,13 @@ pub enum PublishError {
 
 /// Publishes messages durably: persistent, `mandatory`, and confirmed.
 pub trait Publisher: Send + Sync + 'static {
-    /// Publishes a sealed job envelope to `queue` through the jobs exchange.
+    /// Publishes a sealed job envelope to `queue` through the jobs exchange,
+    /// with the id the gateway made for the HTTP request that caused it.
     fn publish_job(
         &self,
         queue: Queue,
         envelope: &[u8],
-        request_id: &RequestId,
+        request_id: Uuid,
     ) -> impl Future<Output = Result<(), PublishError>> + Send;
 
     /// Publishes `body` to `queue` through the default exchange, with headers
@@ -211,16 +209,14 @@ impl Publisher for AmqpPublisher {
         &self,
         queue: Queue,
         envelope: &[u8],
-        request_id: &RequestId,
+        request_id: Uuid,
     ) -> Result<(), PublishError> {
         let mut headers = FieldTable::default();
         headers.insert(ShortString::from(ATTEMPT_HEADER), AMQPValue::LongInt(0));
-        if let Some(id) = &request_id.0 {
-            headers.insert(
-                ShortString::from(REQUEST_ID_HEADER),
-                AMQPValue::LongString(id.as_str().into()),
-            );
-        }
+        headers.insert(
+            ShortString::from(REQUEST_ID_HEADER),
+            AMQPValue::LongString(request_id.to_string().into()),
+        );
         let exchange = self.topology.jobs_exchange();
         self.publish(&exchange, queue.name(), envelope, headers)
             .await

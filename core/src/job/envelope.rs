@@ -33,7 +33,8 @@ pub struct Envelope {
     /// When the gateway accepted the request (its clock).
     #[serde(with = "time::serde::rfc3339")]
     pub requested_at: OffsetDateTime,
-    /// The HTTP request that caused it, for logs.
+    /// The id the gateway made for the HTTP request that caused it (never
+    /// one a client chose), for logs; none for a job a worker scheduled.
     pub request_id: Option<String>,
     /// The request itself.
     pub body: JobMessage,

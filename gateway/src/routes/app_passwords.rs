@@ -2,13 +2,12 @@
 
 use crate::credentials::{ClientAddress, StepUpProof};
 use crate::extract::{ApiJson, OptionalJson};
+use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
-use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use latchkey_core::app_password::{self, AppPassword, AppPasswordName, Scope};
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::Directory;
@@ -140,7 +139,7 @@ fn expiry(
 pub async fn create<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     ApiJson(body): ApiJson<NewAppPassword>,
 ) -> ApiResult<JobAccepted>
@@ -197,7 +196,7 @@ where
             .seal(&seal_context(job_id, "app_password"), secret.as_bytes()),
         max_per_account: max,
     });
-    let accepted = state.enqueue(message, &request_id(&headers)).await?;
+    let accepted = state.enqueue(message, request_id).await?;
     let view = AppPasswordView {
         id,
         name: name.to_string(),
@@ -214,7 +213,7 @@ where
 /// `DELETE /api/app-passwords/{id}`: 404 for an id that is not the caller's.
 pub async fn revoke<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     Path(id): Path<String>,
 ) -> ApiResult<JobAccepted>
@@ -236,14 +235,14 @@ where
         account: account.dn.clone(),
         ids: Some(vec![id]),
     });
-    state.enqueue(message, &request_id(&headers)).await
+    state.enqueue(message, request_id).await
 }
 
 /// `DELETE /api/app-passwords`: revokes every one, after the step-up.
 pub async fn revoke_all<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -261,7 +260,7 @@ where
         account: account.dn.clone(),
         ids: None,
     });
-    state.enqueue(message, &request_id(&headers)).await
+    state.enqueue(message, request_id).await
 }
 
 #[cfg(test)]

@@ -3,13 +3,12 @@
 
 use crate::credentials::{ClientAddress, StepUpProof};
 use crate::extract::{ApiJson, OptionalJson};
+use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
-use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use base64::Engine;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::{Directory, EncryptionSettings};
@@ -112,7 +111,7 @@ pub struct EncryptionRequest {
 pub async fn set<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     ApiJson(body): ApiJson<EncryptionRequest>,
 ) -> ApiResult<JobAccepted>
@@ -156,7 +155,7 @@ where
         protect_subject: body.protect_subject,
         accepted_at: Some(accepted_at),
     });
-    let accepted = state.enqueue(message, &request_id(&headers)).await?;
+    let accepted = state.enqueue(message, request_id).await?;
     tracing::info!(target: "audit", event = "encryption_requested", uid = %account.uid, method = method.as_str(), algorithm = algorithm.as_str());
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }
@@ -166,7 +165,7 @@ where
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -184,6 +183,6 @@ where
         job_id: JobId::new(),
         account: account.dn.clone(),
     });
-    let accepted = state.enqueue(message, &request_id(&headers)).await?;
+    let accepted = state.enqueue(message, request_id).await?;
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }

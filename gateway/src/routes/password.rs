@@ -2,13 +2,12 @@
 
 use crate::credentials::ClientAddress;
 use crate::extract::ApiJson;
+use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
-use crate::routes::{JobAccepted, request_id};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::Directory;
 use latchkey_core::domain::JobId;
@@ -30,7 +29,7 @@ pub struct PasswordChange {
 pub async fn change<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<JobAccepted>
@@ -61,7 +60,7 @@ where
         ),
         keep_session: Some(session.entry.id.clone()),
     });
-    state.enqueue(message, &request_id(&headers)).await
+    state.enqueue(message, request_id).await
 }
 
 /// `POST /api/password/strength` body.

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use axum_extra::extract::{CookieJar, SignedCookieJar};
+use axum_extra::extract::CookieJar;
 use latchkey_core::directory::{Account, Directory, SessionStore};
 use latchkey_core::domain::{Dn, Uid};
 use secrecy::SecretString;
@@ -185,18 +185,19 @@ where
 /// `DELETE /api/session`: ends this session everywhere.
 pub async fn sign_out<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    parts: Parts,
     session: CurrentSession,
-) -> ApiResult<(SignedCookieJar, StatusCode)>
+) -> ApiResult<(CookieJar, StatusCode)>
 where
     D: Directory,
     P: Send + Sync + 'static,
 {
     state.directory.delete_session(&session.entry.id).await?;
     tracing::info!(target: "audit", event = "signed_out", uid = %session.account.uid);
+    // Set outright: a signed jar would remove only the cookies it verified,
+    // and the CSRF cookie is not signed.
     let jar = state
         .removal_cookies()
         .into_iter()
-        .fold(state.cookie_jar(&parts), |jar, cookie| jar.remove(cookie));
+        .fold(CookieJar::new(), CookieJar::add);
     Ok((jar, StatusCode::NO_CONTENT))
 }

@@ -2,14 +2,13 @@
 
 use crate::credentials::{Attempt, ClientAddress, StepUpProof};
 use crate::extract::{ApiJson, OptionalJson};
+use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
-use crate::routes::{JobAccepted, request_id};
 use crate::second_factor::{SecondFactorInput, open_token, seal_token};
 use crate::session::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::Directory;
 use latchkey_core::domain::{Dn, JobId};
@@ -106,7 +105,7 @@ pub struct ConfirmEnrolment {
 pub async fn confirm_enrolment<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     ApiJson(body): ApiJson<ConfirmEnrolment>,
 ) -> ApiResult<JobAccepted>
@@ -157,7 +156,7 @@ where
         sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
         mail_requires_app_password: state.totp.mail_requires_app_password,
     });
-    let accepted = state.enqueue(message, &request_id(&headers)).await?;
+    let accepted = state.enqueue(message, request_id).await?;
     tracing::info!(target: "audit", event = "totp_enabled_requested", uid = %account.uid);
     Ok(accepted.with("recovery_codes", shown(&codes)))
 }
@@ -167,7 +166,7 @@ where
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -186,7 +185,7 @@ where
         account: account.dn.clone(),
     });
     tracing::info!(target: "audit", event = "totp_disable_requested", uid = %account.uid);
-    state.enqueue(message, &request_id(&headers)).await
+    state.enqueue(message, request_id).await
 }
 
 /// `POST /api/totp/recovery-codes`: after the step-up, new recovery codes
@@ -194,7 +193,7 @@ where
 pub async fn regenerate_recovery_codes<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     client: ClientAddress,
-    headers: HeaderMap,
+    request_id: RequestId,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -214,7 +213,7 @@ where
         account: account.dn.clone(),
         sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
     });
-    let accepted = state.enqueue(message, &request_id(&headers)).await?;
+    let accepted = state.enqueue(message, request_id).await?;
     Ok(accepted.with("recovery_codes", shown(&codes)))
 }
 

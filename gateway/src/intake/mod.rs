@@ -1,10 +1,16 @@
-//! Turning a request into a durable job: record first, then a confirmed
-//! publish; a job the broker did not take leaves no record behind.
+//! Job intake: how a request becomes a durable job. The gateway names the
+//! request ([`RequestId`]), records the job first, then publishes it with
+//! confirms; a job the broker did not take leaves no record behind.
+
+mod accepted;
+pub mod request_id;
+
+pub use accepted::JobAccepted;
+pub use request_id::RequestId;
 
 use crate::problem::ApiResult;
-use crate::routes::JobAccepted;
 use crate::state::AppState;
-use latchkey_core::broker::{Publisher, RequestId};
+use latchkey_core::broker::Publisher;
 use latchkey_core::directory::JobStore;
 use latchkey_core::job::{Envelope, JobMessage, JobRecord, Queue};
 
@@ -14,7 +20,7 @@ impl<D: JobStore, P: Publisher> AppState<D, P> {
     pub async fn enqueue(
         &self,
         message: JobMessage,
-        request_id: &RequestId,
+        request_id: RequestId,
     ) -> ApiResult<JobAccepted> {
         let owner = message.account().clone();
         // The directory keeps whole seconds; answer with what GET will show.
@@ -25,10 +31,11 @@ impl<D: JobStore, P: Publisher> AppState<D, P> {
         let record = JobRecord::queued(message.job_id(), message.kind(), owner, total, now);
         self.directory.create_job(&record).await?;
         let queue = message.queue();
-        let envelope = Envelope::new(message, now, request_id.0.clone()).seal(&self.keyring);
+        let envelope =
+            Envelope::new(message, now, Some(request_id.to_string())).seal(&self.keyring);
         if let Err(error) = self
             .publisher
-            .publish_job(queue, &envelope, request_id)
+            .publish_job(queue, &envelope, request_id.uuid())
             .await
         {
             // Not durable, so not accepted: leave no record of a job that will never run.

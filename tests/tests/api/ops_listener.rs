@@ -1,0 +1,66 @@
+//! The operators' endpoints live on their own listener: the public port
+//! does not serve them, and readiness names what is down without saying why.
+
+use latchkey_tests::demo::ALICE;
+use latchkey_tests::{AppOptions, TestApp, eventually, spawn_app};
+
+const NEW_PASSWORD: &str = "Quietly-Orbiting-Walrus-93";
+
+async fn ops_get(app: &TestApp, path: &str) -> (u16, String) {
+    let response = reqwest::get(format!("{}{path}", app.ops_address))
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_ops_listener_serves_health_readiness_and_metrics_and_the_public_port_does_not() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let client = app.signed_in(ALICE).await;
+    app.change_password(&client, ALICE.1, NEW_PASSWORD).await;
+    assert_eq!(ops_get(&app, "/healthz").await, (200, "ok".into()));
+    assert_eq!(
+        ops_get(&app, "/readyz").await,
+        (200, r#"{"ready":true,"down":[]}"#.into())
+    );
+    let (status, metrics) = ops_get(&app, "/metrics").await;
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("latchkey_jobs_published_total"),
+        "{metrics}"
+    );
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let public = app.get(&client, path).await;
+        assert_eq!(public.status(), 404, "{path} on the public port");
+    }
+}
+
+#[tokio::test]
+async fn readiness_names_the_directory_when_it_is_down_and_nothing_more() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    app.slapd.stop();
+    assert_eq!(
+        ops_get(&app, "/readyz").await,
+        (503, r#"{"ready":false,"down":["ldap"]}"#.into())
+    );
+    app.slapd.resume();
+    eventually("readiness after slapd is back", 30, || async {
+        (ops_get(&app, "/readyz").await.0 == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn readiness_names_the_broker_when_it_is_unreachable_and_nothing_more() {
+    let port = latchkey_tests::slapd::free_port();
+    let app = spawn_app(AppOptions {
+        workers: 0,
+        broker_url: Some(format!("amqp://guest:guest@127.0.0.1:{port}/%2f")),
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(
+        ops_get(&app, "/readyz").await,
+        (503, r#"{"ready":false,"down":["broker"]}"#.into())
+    );
+}
