@@ -208,6 +208,10 @@ pub struct RateLimitSettings {
     pub address_delay_ms: u64,
     /// The longest an attempt waits for its turn before it is refused.
     pub address_max_delay_ms: u64,
+    /// After this many failed passwords and codes in a row on an account,
+    /// its password alone no longer signs in, until a sign-in with the
+    /// second factor or an operator lifts it (NIST SP 800-63B); 0: never.
+    pub lockout_after: u32,
     /// Length of the window.
     pub window_seconds: u64,
 }

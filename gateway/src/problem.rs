@@ -114,6 +114,11 @@ pub enum ApiError {
     /// proved it recently.
     #[error("enter your password again to confirm this change")]
     PasswordRequired,
+    /// Too many failures in a row: the password alone no longer signs in.
+    #[error(
+        "this account is locked after too many failed sign-ins in a row; ask your administrator to unlock it"
+    )]
+    AccountLocked,
     /// The same, for an account with 2FA on: the password and a code.
     #[error(
         "enter your password and a code from your authenticator app again to confirm this change"
@@ -200,7 +205,9 @@ impl ApiError {
             | ApiError::TooManyAppPasswords(_)
             | ApiError::NothingToRevoke
             | ApiError::EncryptionOff => StatusCode::CONFLICT,
-            ApiError::PasswordRequired | ApiError::PasswordAndCodeRequired => StatusCode::FORBIDDEN,
+            ApiError::PasswordRequired
+            | ApiError::PasswordAndCodeRequired
+            | ApiError::AccountLocked => StatusCode::FORBIDDEN,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::InvalidCredentials | ApiError::NotSignedIn | ApiError::SessionExpired(_) => {
@@ -248,6 +255,7 @@ impl ApiError {
             ApiError::TooManyAppPasswords(_) => "too-many-app-passwords",
             ApiError::PasswordRequired => "password-required",
             ApiError::PasswordAndCodeRequired => "password-and-code-required",
+            ApiError::AccountLocked => "account-locked",
             ApiError::NothingToRevoke => "nothing-to-revoke",
             ApiError::UnusableKey(_) => "unusable-key",
             ApiError::EncryptionOff => "encryption-off",

@@ -6,7 +6,7 @@
 use crate::credentials::{Attempt, ClientAddress};
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-use latchkey_core::directory::{Account, Accounts, DirectoryError, TotpChange};
+use latchkey_core::directory::{Account, Accounts, DirectoryError, FailureCounts, TotpChange};
 use latchkey_core::seal::Keyring;
 use latchkey_core::totp::{self, RecoveryCode, TotpCode, TotpParams};
 use secrecy::{ExposeSecret, SecretString};
@@ -46,7 +46,7 @@ pub fn open_token<T: DeserializeOwned>(keyring: &Keyring, context: &str, token: 
     serde_json::from_slice(&json).ok()
 }
 
-impl<D: Accounts, P: Send + Sync + 'static> AppState<D, P> {
+impl<D: Accounts + FailureCounts, P: Send + Sync + 'static> AppState<D, P> {
     /// The account's TOTP secret and parameters, opened.
     fn totp_of(&self, account: &Account) -> ApiResult<(Zeroizing<Vec<u8>>, TotpParams)> {
         let sealed = account
@@ -90,6 +90,7 @@ impl<D: Accounts, P: Send + Sync + 'static> AppState<D, P> {
             Err(ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. }) => {
                 metrics::counter!("latchkey_failed_secrets_total").increment(1);
                 tracing::info!(target: "audit", event = "second_factor_failed", uid = %account.uid);
+                self.count_failure_in_a_row(account).await;
             }
             Err(_) => self.attempt_undecided(&attempt),
         }

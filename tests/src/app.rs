@@ -280,6 +280,16 @@ impl TestApp {
         )
     }
 
+    /// A directory client bound as the operator's account (what an admin
+    /// tool runs as).
+    pub fn operator_directory(&self) -> LdapDirectory {
+        let (dn, password) = self.service();
+        let mut ldap = self.settings.ldap.clone();
+        ldap.service_dn = dn;
+        ldap.service_password = password.into();
+        LdapDirectory::new(&ldap, self.settings.jobs.ttl_seconds)
+    }
+
     /// What a worker needs, over `directory`.
     pub fn context<D>(&self, directory: D) -> Context<D> {
         Context::new(&self.settings, directory, Arc::new(SystemClock)).expect("the test context")

@@ -39,7 +39,10 @@ pub(super) const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "latchkeyProtectSubject",
     "latchkeyLeaseHolder",
     "latchkeyLeaseExpires",
+    FAILURES,
 ];
+
+use super::failures::FAILURES;
 
 pub(super) fn account_from(entry: SearchEntry) -> Account {
     Account {
@@ -82,6 +85,7 @@ pub(super) fn account_from(entry: SearchEntry) -> Account {
         lease: first(&entry, "latchkeyLeaseHolder")
             .zip(timestamp(&entry, "latchkeyLeaseExpires"))
             .map(|(holder, until)| (holder.to_owned(), until)),
+        failures_in_a_row: number(&entry, FAILURES).unwrap_or(0),
         dn: Dn::from_directory(entry.dn),
     }
 }

@@ -4,6 +4,7 @@
 mod accounts;
 mod app_passwords;
 mod entry;
+mod failures;
 mod features;
 mod jobs;
 mod pool;
@@ -93,6 +94,8 @@ pub struct Account {
     pub encryption: Option<EncryptionSettings>,
     /// The mailbox-pass lease: who holds it, until when.
     pub lease: Option<(String, OffsetDateTime)>,
+    /// Failed passwords and codes in a row (`latchkeyFailedSignIns`).
+    pub failures_in_a_row: u32,
 }
 
 /// A new primary password, already hashed, to commit in one modify.
@@ -383,6 +386,20 @@ pub trait AppPasswordStore: Send + Sync + 'static {
 }
 
 /// Everything the services need of the directory.
-pub trait Directory: Accounts + JobStore + SessionStore + AppPasswordStore {}
+/// The count of failed passwords and codes in a row on an account, behind
+/// the cumulative lockout. Counted in the directory, so every gateway
+/// replica and every restart sees it.
+pub trait FailureCounts: Send + Sync + 'static {
+    /// Adds one failure to the account's count, atomically (an LDAP
+    /// increment), however many replicas count at once.
+    fn count_failure(&self, account: &Dn) -> impl Future<Output = Result<()>> + Send;
 
-impl<T: Accounts + JobStore + SessionStore + AppPasswordStore> Directory for T {}
+    /// Forgets the account's failures: a full sign-in succeeded, or an
+    /// operator lifted the lockout.
+    fn clear_failures(&self, account: &Dn) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Everything the gateway and workers need of the directory.
+pub trait Directory: Accounts + JobStore + SessionStore + AppPasswordStore + FailureCounts {}
+
+impl<T: Accounts + JobStore + SessionStore + AppPasswordStore + FailureCounts> Directory for T {}

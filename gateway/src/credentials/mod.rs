@@ -4,6 +4,7 @@
 
 mod client_address;
 mod limits;
+mod lockout;
 mod step_up;
 mod verify;
 
@@ -48,6 +49,8 @@ pub struct Credentials {
     /// How long a session's proof of its password (and second factor)
     /// spares it the step-up.
     pub reauthentication: time::Duration,
+    /// Failures in a row that lock an account's password sign-in (0: never).
+    pub lockout_after: u32,
 }
 
 /// A verification slot, held while a hash is checked.
@@ -96,6 +99,7 @@ impl Credentials {
                     },
                 }),
             trusted_proxies,
+            lockout_after: limits.lockout_after,
             reauthentication: time::Duration::minutes(
                 i64::try_from(gateway.reauthentication_minutes).unwrap_or(i64::MAX),
             ),

@@ -9,7 +9,7 @@
 use super::ClientAddress;
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
-use latchkey_core::directory::{Account, Accounts};
+use latchkey_core::directory::{Account, Accounts, FailureCounts};
 use secrecy::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
@@ -68,7 +68,7 @@ impl Attempt {
     }
 }
 
-impl<D: Accounts, P> AppState<D, P> {
+impl<D: Accounts + FailureCounts, P> AppState<D, P> {
     /// Counts `attempt` as a failure now, before any wait; 429 if one of
     /// its keys has used up its failures (then nothing is counted). An
     /// address past its limit may instead have to wait its turn, here.
@@ -153,6 +153,7 @@ impl<D: Accounts, P> AppState<D, P> {
             Ok(false) => {
                 metrics::counter!("latchkey_failed_secrets_total").increment(1);
                 tracing::info!(target: "audit", event = "password_confirmation_failed", uid = %account.uid);
+                self.count_failure_in_a_row(account).await;
                 Err(ApiError::WrongPassword { field })
             }
             Err(error) => {

@@ -112,6 +112,15 @@ where
     if let Some(by_entry) = &by_entry {
         state.count_attempt(by_entry).await?;
     }
+    // A locked account's password alone opens nothing; with a second
+    // factor the sign-in goes on, and completing it lifts the lock.
+    if let Some(locked) = account
+        .as_ref()
+        .filter(|account| state.locked_out(account) && !account.totp_enabled())
+    {
+        tracing::info!(target: "audit", event = "sign_in_refused_locked", uid = %locked.uid, address = %client.0);
+        return Err(ApiError::AccountLocked);
+    }
     let matched = state
         .password_matches(account.as_ref(), &body.password)
         .await;
@@ -121,6 +130,9 @@ where
         Ok(false) => {
             metrics::counter!("latchkey_failed_secrets_total").increment(1);
             tracing::info!(target: "audit", event = "sign_in_failed", uid = %uid, address = %client.0);
+            if let Some(account) = &account {
+                state.count_failure_in_a_row(account).await;
+            }
             return Err(ApiError::InvalidCredentials);
         }
         Err(error) => {
@@ -143,6 +155,7 @@ where
         };
         return Ok(axum::Json(body).into_response());
     }
+    state.forget_failures(&account).await;
     state.start_session(&parts, account, None).await
 }
 
@@ -179,6 +192,7 @@ where
     let left = state
         .verify_second_factor(&account, &body.factor, client)
         .await?;
+    state.forget_failures(&account).await;
     state.start_session(&parts, account, Some(left)).await
 }
 

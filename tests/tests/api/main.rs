@@ -18,6 +18,7 @@ mod job_trust;
 mod key_pastes;
 mod large_messages;
 mod least_privilege;
+mod lockout;
 mod mailbox_containment;
 mod mailbox_encryption;
 mod ops_listener;
