@@ -89,6 +89,30 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// Reads an optional whole number written either way JSON allows (`30` or
+/// `30.0`), as JSON Schema's `integer` does; a fraction, a negative number
+/// or one past `u32` is refused.
+pub fn whole_number<'de, D>(deserializer: D) -> Result<Option<u32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::Deserialize as _;
+    use serde::de::Error as _;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|value| value.fract() == 0.0 && (0.0..=f64::from(u32::MAX)).contains(value))
+            .map(|value| value as u64)
+    });
+    whole
+        .and_then(|value| u32::try_from(value).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom("invalid value, expected a whole number"))
+}
+
 /// The part of serde's message that says what was expected, without echoing input.
 fn type_hint(message: &str) -> &str {
     message
@@ -128,6 +152,32 @@ mod tests {
                 assert!(!detail.contains("secret-value"));
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[derive(Debug, Deserialize)]
+    struct Days {
+        #[serde(default, deserialize_with = "whole_number")]
+        days: Option<u32>,
+    }
+
+    #[test]
+    fn a_whole_number_may_be_written_with_a_point_zero_but_not_as_a_fraction() {
+        let days = |body: &[u8]| parse::<Days>(body).map(|parsed| parsed.days);
+        assert_eq!(days(br#"{"days": 30}"#).unwrap(), Some(30));
+        assert_eq!(days(br#"{"days": 30.0}"#).unwrap(), Some(30));
+        assert_eq!(days(br#"{"days": null}"#).unwrap(), None);
+        assert_eq!(days(b"{}").unwrap(), None);
+        for refused in [
+            &br#"{"days": 30.5}"#[..],
+            br#"{"days": -1}"#,
+            br#"{"days": 4294967296}"#,
+        ] {
+            assert!(
+                matches!(days(refused), Err(ApiError::InvalidField { .. })),
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
         }
     }
 }

@@ -32,8 +32,14 @@ pub use state::AppState;
 /// The gateway's state with the real adapters.
 pub type Gateway = AppState<LdapDirectory, AmqpPublisher>;
 
-/// The OpenAPI description of the JSON API.
+/// The OpenAPI description of the JSON API; `{TOTP_DIGITS}` stands for the
+/// configured code length, so the document says exactly which codes pass.
 const OPENAPI: &str = include_str!("openapi.json");
+
+/// The OpenAPI document this gateway serves, for codes of `digits` digits.
+pub fn openapi_document(digits: u8) -> String {
+    OPENAPI.replace("{TOTP_DIGITS}", &digits.to_string())
+}
 
 /// Builds the gateway's state from the settings, connecting nothing yet.
 pub fn gateway(settings: &Settings) -> anyhow::Result<Arc<Gateway>> {
@@ -57,6 +63,7 @@ pub fn gateway_with_clock(
 pub fn router(state: Arc<Gateway>) -> Router {
     type D = LdapDirectory;
     type P = AmqpPublisher;
+    let openapi: Arc<str> = openapi_document(state.totp.digits).into();
     let api = Router::new()
         .route(
             "/api/session",
@@ -107,7 +114,12 @@ pub fn router(state: Arc<Gateway>) -> Router {
         .route("/api/jobs/{id}", get(routes::jobs::show::<D, P>))
         .route(
             "/api/openapi.json",
-            get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }),
+            get(move || async move {
+                (
+                    [(header::CONTENT_TYPE, "application/json")],
+                    openapi.to_string(),
+                )
+            }),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),

@@ -54,6 +54,12 @@ impl Client {
         })
     }
 
+    /// The `Cookie` header this client sends, for tools that act as it.
+    pub fn cookie_header(&self) -> Option<String> {
+        let cookies = self.jar.cookies(&self.base)?;
+        cookies.to_str().ok().map(str::to_owned)
+    }
+
     /// A request to `path`, carrying the CSRF token when it changes state.
     pub fn request_to(&self, method: Method, path: &str) -> RequestBuilder {
         let url = self.base.join(path).expect("a path");

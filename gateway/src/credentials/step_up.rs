@@ -42,6 +42,10 @@ impl<D: Directory, P: Send + Sync + 'static> AppState<D, P> {
         let now = self.clock.now();
         let recent = now - session.entry.verified <= self.credentials.reauthentication;
         let needs_factor = account.totp_enabled();
+        if !needs_factor && !proof.factor.is_empty() {
+            // A code for an account without 2FA can never be right.
+            return Err(ApiError::TwoFactorOff);
+        }
         let complete = proof.password.is_some() && !(needs_factor && proof.factor.is_empty());
         if !recent && !complete {
             return Err(match needs_factor {

@@ -75,7 +75,7 @@ pub struct NewAppPassword {
     name: String,
     #[serde(default)]
     scopes: Option<Vec<String>>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::extract::whole_number")]
     expires_in_days: Option<u32>,
     /// An exact expiry (RFC 3339), instead of `expires_in_days`.
     #[serde(default)]

@@ -26,6 +26,7 @@ mod password;
 mod portal_pages;
 mod request_ids;
 mod resilience;
+mod schema_fuzz;
 mod sessions;
 mod sign_in_limits;
 mod smime_streaming;
