@@ -280,6 +280,27 @@ impl TestApp {
         )
     }
 
+    /// Starts another gateway replica over the same directory, broker,
+    /// keys and clock, as a second instance behind a load balancer would
+    /// be; answers its address.
+    pub async fn start_replica(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a port for the replica");
+        let address = format!("http://{}", listener.local_addr().expect("bound"));
+        let replica = latchkey_gateway::gateway_with_clock(
+            &self.gateway_settings,
+            Arc::new(self.clock.clone()),
+        )
+        .expect("the replica builds");
+        tokio::spawn(latchkey_gateway::serve(
+            listener,
+            latchkey_gateway::router(replica),
+            std::future::pending(),
+        ));
+        address
+    }
+
     /// A directory client bound as the operator's account (what an admin
     /// tool runs as).
     pub fn operator_directory(&self) -> LdapDirectory {

@@ -43,6 +43,16 @@ impl Client {
         Self { http, jar, base }
     }
 
+    /// The same client (cookies and all) talking to the gateway at `base`
+    /// instead: another replica behind the same public address.
+    pub fn at(&self, base: &str) -> Self {
+        Self {
+            http: self.http.clone(),
+            jar: Arc::clone(&self.jar),
+            base: Url::parse(base).expect("the replica's address"),
+        }
+    }
+
     /// The session's CSRF token, once signed in.
     pub fn csrf_token(&self) -> Option<String> {
         let cookies = self.jar.cookies(&self.base)?;

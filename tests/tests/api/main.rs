@@ -24,6 +24,7 @@ mod mailbox_encryption;
 mod ops_listener;
 mod password;
 mod portal_pages;
+mod replicas;
 mod request_ids;
 mod resilience;
 mod schema_fuzz;
