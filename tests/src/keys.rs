@@ -10,17 +10,19 @@ fn run(command: &mut Command, input: Option<&[u8]>) -> Vec<u8> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let mut child = command.spawn().expect("the tool runs");
-    if let Some(input) = input {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("input is written");
-    }
-    drop(child.stdin.take());
-    let output = child.wait_with_output().expect("the tool finishes");
+    let stdin = child.stdin.take().expect("stdin");
+    // Written beside the reading: a large input would otherwise fill the
+    // pipes both ways and neither side could go on.
+    let output = std::thread::scope(|scope| {
+        scope.spawn(move || {
+            use std::io::Write;
+            let mut stdin = stdin;
+            if let Some(input) = input {
+                stdin.write_all(input).expect("input is written");
+            }
+        });
+        child.wait_with_output().expect("the tool finishes")
+    });
     assert!(
         output.status.success(),
         "{command:?} failed: {}",

@@ -9,6 +9,7 @@ mod app_passwords;
 mod bad_input;
 mod crash_safety;
 mod delivery_filter;
+mod disk_full;
 mod dovecot;
 mod dovecot_during_pass;
 mod encryption_formats;
