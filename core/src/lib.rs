@@ -11,6 +11,7 @@ pub mod domain;
 pub mod encryption;
 pub mod job;
 pub mod password;
+pub mod readiness;
 pub mod seal;
 pub mod telemetry;
 pub mod totp;

@@ -1,9 +1,7 @@
 //! Latchkey gateway: authenticates sessions, validates requests, records and
 //! queues jobs. Slow or retryable work never happens on the request path.
 
-pub mod cookies;
 pub mod credentials;
-pub mod csrf;
 pub mod extract;
 pub mod intake;
 pub mod ops;
@@ -11,7 +9,7 @@ pub mod portal;
 pub mod problem;
 pub mod routes;
 pub mod second_factor;
-pub mod session;
+pub mod sessions;
 pub mod state;
 
 use axum::Router;
@@ -123,7 +121,7 @@ pub fn router(state: Arc<Gateway>) -> Router {
         )
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
-            csrf::refuse_cross_origin,
+            sessions::csrf::refuse_cross_origin,
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,

@@ -58,7 +58,12 @@ impl AppOptions {
 }
 
 /// A worker process; killed (SIGKILL) when dropped, so a failing test leaves none behind.
-pub struct WorkerProcess(std::process::Child);
+pub struct WorkerProcess {
+    child: std::process::Child,
+    /// `http://127.0.0.1:<port>` of its `/healthz`, `/readyz` and `/metrics`
+    /// (`worker.listen`).
+    pub health_address: String,
+}
 
 impl WorkerProcess {
     /// Kills it at once, as a crash would, and waits until it is gone.
@@ -69,7 +74,7 @@ impl WorkerProcess {
     /// The most resident memory it has used so far (VmHWM), in bytes; it
     /// must still be running.
     pub fn peak_rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.0.id()))
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .expect("the worker's /proc status");
         let kib: u64 = status
             .lines()
@@ -80,8 +85,8 @@ impl WorkerProcess {
     }
 
     fn stop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -341,15 +346,19 @@ impl TestApp {
         } else {
             std::process::Stdio::null()
         };
+        let listen = format!("127.0.0.1:{}", crate::slapd::free_port());
         let child = std::process::Command::new(binary)
             .env_clear()
             .envs(&self.env)
-            .env("LATCHKEY__WORKER__LISTEN", "127.0.0.1:0")
+            .env("LATCHKEY__WORKER__LISTEN", &listen)
             .stdout(std::process::Stdio::null())
             .stderr(logs)
             .spawn()
             .expect("the worker starts");
-        WorkerProcess(child)
+        WorkerProcess {
+            child,
+            health_address: format!("http://{listen}"),
+        }
     }
 
     /// Runs the real delivery filter, `latchkey-encrypt <user>`, on

@@ -1,10 +1,13 @@
-//! `/healthz`, `/readyz` and `/metrics` for a worker process.
+//! `/healthz`, `/readyz` and `/metrics` for a worker process, on
+//! `worker.listen`. Readiness answers as the gateway's does: it names the
+//! dependency that is down and nothing more; why it is down goes to the log.
 
-use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
+use axum::{Json, Router};
 use latchkey_core::directory::LdapDirectory;
+use latchkey_core::readiness::{Dependency, Readiness};
 use std::sync::Arc;
 
 /// What readiness checks.
@@ -27,18 +30,16 @@ pub fn router(probes: Arc<Probes>) -> Router {
         .with_state(probes)
 }
 
-async fn ready(State(probes): State<Arc<Probes>>) -> (StatusCode, String) {
-    if let Err(error) = probes.directory.ping().await {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("directory: {error}"),
-        );
-    }
-    if !(probes.broker_connected)() {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "broker: not connected".into(),
-        );
-    }
-    (StatusCode::OK, "ready".into())
+/// `GET /readyz`: whether the directory answers and the consume loop is
+/// connected to the broker.
+async fn ready(State(probes): State<Arc<Probes>>) -> (StatusCode, Json<Readiness>) {
+    let broker = if (probes.broker_connected)() {
+        Ok(())
+    } else {
+        Err("the consume loop has no broker connection")
+    };
+    let readiness = Readiness::default()
+        .check(Dependency::Ldap, probes.directory.ping().await)
+        .check(Dependency::Broker, broker);
+    (readiness.status(), Json(readiness))
 }

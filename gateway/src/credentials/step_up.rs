@@ -8,7 +8,7 @@
 use super::ClientAddress;
 use crate::problem::{ApiError, ApiResult};
 use crate::second_factor::SecondFactorInput;
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use latchkey_core::directory::Directory;
 use secrecy::SecretString;

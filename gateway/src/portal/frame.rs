@@ -2,7 +2,7 @@
 //! gets instead of a page (the sign-in page, an error page).
 
 use crate::problem::ApiError;
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use askama::Template;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -42,7 +42,7 @@ impl Layout {
             title,
             active,
             user: Some(session.account.name.clone()),
-            csrf_token: state.csrf_token(&session.entry.id),
+            csrf_token: state.sessions.csrf.token(&session.entry.id),
         }
     }
 }

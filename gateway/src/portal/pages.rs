@@ -5,7 +5,7 @@
 use super::frame::{Detour, Layout, Page, render};
 use super::views::{JobRow, KeyRow, count, when};
 use crate::problem::ApiError;
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use askama::Template;
 use axum::extract::State;

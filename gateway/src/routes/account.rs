@@ -1,7 +1,7 @@
 //! The signed-in account and the state of each feature.
 
 use crate::problem::ApiResult;
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use axum::Json;
 use serde::Serialize;
 use time::OffsetDateTime;

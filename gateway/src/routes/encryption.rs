@@ -5,7 +5,7 @@ use crate::credentials::{ClientAddress, StepUpProof};
 use crate::extract::{ApiJson, OptionalJson};
 use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

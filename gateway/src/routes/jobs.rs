@@ -1,7 +1,7 @@
 //! Job status, for the job's owner only.
 
 use crate::problem::{ApiError, ApiResult};
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};

@@ -4,7 +4,7 @@ use crate::credentials::ClientAddress;
 use crate::extract::ApiJson;
 use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

@@ -4,7 +4,7 @@ use crate::credentials::{Attempt, ClientAddress};
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
 use crate::second_factor::{SecondFactorInput, open_token, seal_token};
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -63,14 +63,14 @@ impl<D: SessionStore, P> AppState<D, P> {
         account: Account,
         recovery_codes_left: Option<usize>,
     ) -> ApiResult<Response> {
-        let session = self.mint_session(&account);
-        let ttl = u32::try_from(self.session_ttl.as_secs()).unwrap_or(u32::MAX);
+        let session = self.sessions.mint(&account, self.clock.now());
+        let ttl = u32::try_from(self.sessions.ttl.as_secs()).unwrap_or(u32::MAX);
         self.directory.create_session(&session.entry, ttl).await?;
         tracing::info!(target: "audit", event = "signed_in", uid = %account.uid);
-        let csrf_token = self.csrf_token(&session.entry.id);
-        let jar = self.cookie_jar(parts).add(session.cookie);
+        let csrf_token = self.sessions.csrf.token(&session.entry.id);
+        let jar = self.sessions.cookie_jar(parts).add(session.cookie);
         // The CSRF token is read by script as it is: not signed.
-        let csrf_cookie = CookieJar::new().add(self.csrf_cookie(&session.entry.id));
+        let csrf_cookie = CookieJar::new().add(self.sessions.csrf_cookie(&session.entry.id));
         let body = SignedIn {
             second_factor_required: false,
             uid: account.uid,
@@ -210,7 +210,9 @@ where
     // Set outright: a signed jar would remove only the cookies it verified,
     // and the CSRF cookie is not signed.
     let jar = state
-        .removal_cookies()
+        .sessions
+        .cookies
+        .removals()
         .into_iter()
         .fold(CookieJar::new(), CookieJar::add);
     Ok((jar, StatusCode::NO_CONTENT))

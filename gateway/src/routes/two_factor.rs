@@ -5,7 +5,7 @@ use crate::extract::{ApiJson, OptionalJson};
 use crate::intake::{JobAccepted, RequestId};
 use crate::problem::{ApiError, ApiResult};
 use crate::second_factor::{SecondFactorInput, open_token, seal_token};
-use crate::session::CurrentSession;
+use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::State;

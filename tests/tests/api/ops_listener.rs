@@ -1,5 +1,6 @@
 //! The operators' endpoints live on their own listener: the public port
-//! does not serve them, and readiness names what is down without saying why.
+//! does not serve them, and readiness names what is down without saying why,
+//! on the gateway and on the worker alike.
 
 use latchkey_tests::demo::ALICE;
 use latchkey_tests::{AppOptions, TestApp, eventually, spawn_app};
@@ -7,10 +8,13 @@ use latchkey_tests::{AppOptions, TestApp, eventually, spawn_app};
 const NEW_PASSWORD: &str = "Quietly-Orbiting-Walrus-93";
 
 async fn ops_get(app: &TestApp, path: &str) -> (u16, String) {
-    let response = reqwest::get(format!("{}{path}", app.ops_address))
-        .await
-        .unwrap();
-    (response.status().as_u16(), response.text().await.unwrap())
+    get(&format!("{}{path}", app.ops_address)).await.unwrap()
+}
+
+/// The status and body at `url`; an error while nothing listens there.
+async fn get(url: &str) -> reqwest::Result<(u16, String)> {
+    let response = reqwest::get(url).await?;
+    Ok((response.status().as_u16(), response.text().await?))
 }
 
 #[tokio::test]
@@ -63,4 +67,27 @@ async fn readiness_names_the_broker_when_it_is_unreachable_and_nothing_more() {
         ops_get(&app, "/readyz").await,
         (503, r#"{"ready":false,"down":["broker"]}"#.into())
     );
+}
+
+#[tokio::test]
+async fn the_worker_process_names_the_directory_when_it_is_down_and_nothing_more() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let worker = app.worker_process();
+    let readyz = format!("{}/readyz", worker.health_address);
+    // It listens once it has connected to the broker and declared its queues.
+    let ready = eventually("the worker's readiness", 60, || async {
+        get(&readyz).await.ok().filter(|(status, _)| *status == 200)
+    })
+    .await;
+    assert_eq!(ready, (200, r#"{"ready":true,"down":[]}"#.into()));
+    app.slapd.stop();
+    assert_eq!(
+        get(&readyz).await.unwrap(),
+        (503, r#"{"ready":false,"down":["ldap"]}"#.into())
+    );
+    app.slapd.resume();
+    eventually("the worker's readiness after slapd is back", 30, || async {
+        (get(&readyz).await.ok()?.0 == 200).then_some(())
+    })
+    .await;
 }

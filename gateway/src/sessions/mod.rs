@@ -1,27 +1,113 @@
 //! Sessions: a random secret in a signed cookie; the directory holds the
 //! session under the secret's SHA-256, so any replica sees it, sign-out and
 //! password changes end it everywhere, and a directory dump reveals no cookie.
+//!
+//! This module mints sessions and resolves a request's ([`CurrentSession`]),
+//! ending it past its lifetime or idle time; [`csrf`] binds a token to each
+//! session and checks it; [`cookies`] names and scopes the two cookies.
+
+pub mod cookies;
+pub mod csrf;
 
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum_extra::extract::SignedCookieJar;
-use axum_extra::extract::cookie::Cookie;
+use axum_extra::extract::cookie::{Cookie, Key};
 use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use cookies::CookiePolicy;
+use csrf::Csrf;
+use latchkey_core::config::Settings;
 use latchkey_core::directory::{Account, Directory, SessionEntry};
 use rand::RngCore;
+use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
-
-/// The header a state-changing request with a session must carry the CSRF token in.
-pub const CSRF_HEADER: &str = "x-csrf-token";
+use std::time::Duration;
+use time::OffsetDateTime;
 
 /// How stale a session's last-use time may get before a request refreshes it:
 /// idle expiry is to the minute, and most requests cost no directory write.
 const SEEN_RESOLUTION: time::Duration = time::Duration::minutes(1);
+
+/// The gateway's part that mints, resolves and ends sessions, with their
+/// cookies and CSRF tokens.
+pub struct Sessions {
+    /// Signs session cookies (`secrets.session_key`).
+    cookie_key: Key,
+    /// The sessions' CSRF tokens and the origin checks.
+    pub csrf: Csrf,
+    /// How cookies are named and scoped (`__Host-` and `Secure` over https).
+    pub cookies: CookiePolicy,
+    /// The longest a session lasts after sign-in, however busy
+    /// (`gateway.session_ttl_minutes`).
+    pub ttl: Duration,
+    /// How long a session may go unused before it ends; at least a minute,
+    /// the resolution of its last-use time.
+    pub idle: Duration,
+}
+
+impl Sessions {
+    /// The part `settings` describe.
+    pub fn new(settings: &Settings) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let gateway = &settings.gateway;
+        let cookie_key = STANDARD
+            .decode(settings.secrets.session_key.expose_secret().trim())
+            .ok()
+            .and_then(|bytes| Key::try_from(bytes.as_slice()).ok())
+            .context("secrets.session_key must be base64 of at least 64 random bytes (openssl rand -base64 64)")?;
+        let public_url = gateway.public_url.trim_end_matches('/');
+        Ok(Self {
+            csrf: Csrf::new(&cookie_key, public_url),
+            cookie_key,
+            cookies: CookiePolicy::for_public_url(public_url),
+            ttl: Duration::from_secs(gateway.session_ttl_minutes * 60),
+            idle: Duration::from_secs(gateway.session_idle_minutes.max(1) * 60),
+        })
+    }
+
+    /// Mints a session for `account`, verified `now`.
+    pub fn mint(&self, account: &Account, now: OffsetDateTime) -> NewSession {
+        let mut secret = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut secret);
+        let secret = URL_SAFE_NO_PAD.encode(secret);
+        let entry = SessionEntry {
+            id: public_id(&secret),
+            owner: account.dn.clone(),
+            created: now,
+            verified: now,
+            seen: now,
+        };
+        let cookie = self.cookies.session(secret, self.cookie_max_age());
+        NewSession { cookie, entry }
+    }
+
+    /// The cookie that hands the session's CSRF token to the portal's script
+    /// (readable by script, sent only to this site).
+    pub fn csrf_cookie(&self, session_id: &str) -> Cookie<'static> {
+        self.cookies
+            .csrf(self.csrf.token(session_id), self.cookie_max_age())
+    }
+
+    fn cookie_max_age(&self) -> time::Duration {
+        time::Duration::seconds(self.ttl.as_secs() as i64)
+    }
+
+    /// A cookie jar over the request's cookies, checked with our key.
+    pub fn cookie_jar(&self, parts: &Parts) -> SignedCookieJar {
+        SignedCookieJar::from_headers(&parts.headers, self.cookie_key.clone())
+    }
+
+    /// The public id of the request's session cookie, if it carries a valid one.
+    fn session_id_of(&self, parts: &Parts) -> Option<String> {
+        let jar = self.cookie_jar(parts);
+        jar.get(self.cookies.session_name())
+            .map(|secret| public_id(secret.value()))
+    }
+}
 
 /// The public id of a session secret: its SHA-256 in hex.
 pub fn public_id(secret: &str) -> String {
@@ -37,76 +123,6 @@ pub struct NewSession {
     pub cookie: Cookie<'static>,
     /// Goes to the directory.
     pub entry: SessionEntry,
-}
-
-impl<D, P> AppState<D, P> {
-    /// Mints a session for `account`, verified now.
-    pub fn mint_session(&self, account: &Account) -> NewSession {
-        let mut secret = [0u8; 32];
-        rand::rngs::OsRng.fill_bytes(&mut secret);
-        let secret = URL_SAFE_NO_PAD.encode(secret);
-        let now = self.clock.now();
-        let entry = SessionEntry {
-            id: public_id(&secret),
-            owner: account.dn.clone(),
-            created: now,
-            verified: now,
-            seen: now,
-        };
-        let cookie = self.cookies.session(secret, self.cookie_max_age());
-        NewSession { cookie, entry }
-    }
-
-    /// The CSRF token of the session with public id `session_id`: an HMAC
-    /// under a key of the gateway's, so it is bound to the session and
-    /// cannot be made without that key.
-    pub fn csrf_token(&self, session_id: &str) -> String {
-        URL_SAFE_NO_PAD.encode(self.csrf_mac(session_id).finalize().into_bytes())
-    }
-
-    /// Whether `token` is the CSRF token of the session `session_id`
-    /// (compared in constant time).
-    pub fn csrf_token_matches(&self, session_id: &str, token: &str) -> bool {
-        URL_SAFE_NO_PAD
-            .decode(token)
-            .is_ok_and(|tag| self.csrf_mac(session_id).verify_slice(&tag).is_ok())
-    }
-
-    fn csrf_mac(&self, session_id: &str) -> Hmac<Sha256> {
-        let mut mac =
-            Hmac::<Sha256>::new_from_slice(&self.csrf_key).expect("HMAC takes a key of any length");
-        mac.update(session_id.as_bytes());
-        mac
-    }
-
-    /// The cookie that hands the session's CSRF token to the portal's script
-    /// (readable by script, sent only to this site).
-    pub fn csrf_cookie(&self, session_id: &str) -> Cookie<'static> {
-        self.cookies
-            .csrf(self.csrf_token(session_id), self.cookie_max_age())
-    }
-
-    fn cookie_max_age(&self) -> time::Duration {
-        time::Duration::seconds(self.session_ttl.as_secs() as i64)
-    }
-
-    /// A cookie jar over the request's cookies, checked with our key.
-    pub fn cookie_jar(&self, parts: &Parts) -> SignedCookieJar {
-        SignedCookieJar::from_headers(&parts.headers, self.cookie_key.clone())
-    }
-
-    /// The cookies that remove the session and CSRF cookies, whatever the
-    /// request carried.
-    pub fn removal_cookies(&self) -> [Cookie<'static>; 2] {
-        self.cookies.removals()
-    }
-
-    /// The public id of the request's session cookie, if it carries a valid one.
-    fn session_id_of(&self, parts: &Parts) -> Option<String> {
-        let jar = self.cookie_jar(parts);
-        jar.get(self.cookies.session_name())
-            .map(|secret| public_id(secret.value()))
-    }
 }
 
 /// The signed-in session of a request, with its account freshly read.
@@ -125,22 +141,23 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState<D, P>>) -> ApiResult<Self> {
-        let id = state.session_id_of(parts).ok_or(ApiError::NotSignedIn)?;
-        crate::csrf::check_token(state, parts, &id)?;
+        let sessions = &state.sessions;
+        let id = sessions.session_id_of(parts).ok_or(ApiError::NotSignedIn)?;
+        sessions.csrf.check(parts, &id)?;
         let entry = state
             .directory
             .session(&id)
             .await?
             .ok_or(ApiError::NotSignedIn)?;
         let now = state.clock.now();
-        if now - entry.created > to_time(state.session_ttl) {
+        if now - entry.created > to_time(sessions.ttl) {
             // The directory sweeps expired entries only now and then.
             return Err(ApiError::NotSignedIn);
         }
-        if now - entry.seen > to_time(state.session_idle) {
+        if now - entry.seen > to_time(sessions.idle) {
             state.directory.delete_session(&entry.id).await?;
             tracing::info!(target: "audit", event = "session_idle_expired", owner = %entry.owner);
-            return Err(ApiError::SessionExpired(state.session_idle.as_secs() / 60));
+            return Err(ApiError::SessionExpired(sessions.idle.as_secs() / 60));
         }
         if now - entry.seen >= SEEN_RESOLUTION {
             state.directory.touch_session(&entry.id, now).await?;
@@ -154,7 +171,7 @@ where
     }
 }
 
-fn to_time(duration: std::time::Duration) -> time::Duration {
+fn to_time(duration: Duration) -> time::Duration {
     time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }
 
