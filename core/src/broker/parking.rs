@@ -160,16 +160,8 @@ pub fn text(headers: &FieldTable, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{DisableTotp, JobMessage};
+    use crate::job::sample_envelope as envelope;
     use time::macros::datetime;
-
-    fn envelope() -> Envelope {
-        let body = JobMessage::DisableTotp(DisableTotp {
-            job_id: JobId::new(),
-            account: Dn::from_directory("uid=bob,ou=people,dc=example,dc=org"),
-        });
-        Envelope::new(body, OffsetDateTime::now_utc(), None)
-    }
 
     #[test]
     fn a_note_reads_back_as_written() {
