@@ -379,6 +379,44 @@ impl DirectorySettings {
     }
 }
 
+/// What the operators' tool `latchkey-admin` needs: the directory (to read
+/// job records), the broker (to look into `<prefix>.failed`) and the job
+/// settings. None of the keys: it never opens an envelope, so a parked
+/// job's sealed secrets stay sealed on an operator's machine too.
+#[derive(Debug, Clone)]
+pub struct AdminSettings {
+    /// The directory, and the account the tool binds as.
+    pub ldap: LdapSettings,
+    /// The broker, and the tool's own broker user.
+    pub broker: BrokerSettings,
+    /// Job records.
+    pub jobs: JobSettings,
+}
+
+#[derive(Deserialize)]
+struct RawAdminSettings {
+    ldap: RawLdap,
+    broker: RawBroker,
+    jobs: JobSettings,
+}
+
+impl AdminSettings {
+    /// Loads the `[ldap]`, `[broker]` and `[jobs]` sections as
+    /// [`Settings::load`] does, from the same file and environment; the
+    /// other sections are not read, so their secrets need not be readable.
+    pub fn load(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Self, ConfigError> {
+        let raw: RawAdminSettings = layered(file, env)?.try_deserialize()?;
+        Ok(Self {
+            ldap: raw.ldap.resolve()?,
+            broker: raw.broker.resolve()?,
+            jobs: raw.jobs,
+        })
+    }
+}
+
 /// The built-in defaults, then `file`, then the environment, merged.
 fn layered(
     file: Option<&Path>,
@@ -405,7 +443,8 @@ fn layered(
 
 const SERVICE_DN_WHAT: &str = "the DN this process binds as; each process has its own: \
     cn=latchkey-gateway,ou=services,<suffix> for the gateway, cn=latchkey-worker,... for \
-    workers, cn=latchkey-delivery,... for latchkey-encrypt (ldif/README.md)";
+    workers, cn=latchkey-delivery,... for latchkey-encrypt, cn=latchkey-admin,... for \
+    latchkey-admin (ldif/README.md)";
 
 impl RawLdap {
     fn resolve(self) -> Result<LdapSettings, ConfigError> {
@@ -466,6 +505,19 @@ impl BrokerSettings {
             None => self.url.clone(),
         };
         SecretString::from(url)
+    }
+}
+
+impl BrokerSettings {
+    /// `url` without any password in it, for messages.
+    pub fn redacted_url(&self) -> String {
+        match url::Url::parse(&self.url) {
+            Ok(mut parsed) => {
+                let _ = parsed.set_password(None);
+                parsed.into()
+            }
+            Err(_) => "(broker.url does not parse)".to_owned(),
+        }
     }
 }
 
@@ -690,6 +742,28 @@ mod tests {
         assert_eq!(
             settings.ldap.service_dn,
             "cn=latchkey-delivery,ou=services,dc=example,dc=org"
+        );
+    }
+
+    #[test]
+    fn the_admin_tool_loads_the_directory_and_the_broker_without_any_key() {
+        let pairs = [
+            (
+                "LATCHKEY__LDAP__SERVICE_DN",
+                "cn=latchkey-admin,ou=services,dc=example,dc=org",
+            ),
+            ("LATCHKEY__LDAP__SERVICE_PASSWORD", "pw"),
+            (
+                "LATCHKEY__BROKER__URL",
+                "amqp://latchkey-admin@127.0.0.1:5672/%2f",
+            ),
+            ("LATCHKEY__BROKER__PASSWORD", "broker-pw"),
+        ];
+        let settings = AdminSettings::load(None, Some(env(&pairs))).unwrap();
+        assert_eq!(settings.broker.prefix, "latchkey");
+        assert_eq!(
+            settings.broker.connection_url().expose_secret(),
+            "amqp://latchkey-admin:broker-pw@127.0.0.1:5672/%2f"
         );
     }
 }

@@ -12,7 +12,12 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// Sends JSON log lines to stderr, filtered by `RUST_LOG` (default `info`).
 /// Safe to call more than once; only the first call takes effect.
 pub fn init_logging() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    init_logging_or("info");
+}
+
+/// As [`init_logging`], with `default` as the filter when `RUST_LOG` is unset.
+pub fn init_logging_or(default: &str) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = json_logs(filter, std::io::stderr).try_init();
 }
 

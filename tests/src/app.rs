@@ -57,6 +57,48 @@ impl AppOptions {
     }
 }
 
+/// What a run of `latchkey-admin` printed and how it exited.
+#[derive(Debug)]
+pub struct AdminRun(pub std::process::Output);
+
+impl AdminRun {
+    /// The exit code.
+    pub fn code(&self) -> Option<i32> {
+        self.0.status.code()
+    }
+
+    /// Standard output.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.0.stdout).into_owned()
+    }
+
+    /// Standard error (messages and audit lines).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.0.stderr).into_owned()
+    }
+
+    /// Checks that the run exited with `code` and said `says` on stderr.
+    pub fn failed_with(&self, code: i32, says: &str) {
+        assert_eq!(self.code(), Some(code), "{}", self.stderr());
+        assert!(
+            self.stderr().contains(says),
+            "not {says:?}: {}",
+            self.stderr()
+        );
+    }
+
+    /// Standard output as JSON, after checking that the run succeeded.
+    pub fn json(&self) -> Value {
+        assert_eq!(
+            self.code(),
+            Some(0),
+            "latchkey-admin failed: {}",
+            self.stderr()
+        );
+        serde_json::from_slice(&self.0.stdout).expect("latchkey-admin prints JSON")
+    }
+}
+
 /// A worker process; killed (SIGKILL) when dropped, so a failing test leaves none behind.
 pub struct WorkerProcess {
     child: std::process::Child,
@@ -262,6 +304,7 @@ fn with_credentials(
     let role = match account {
         ServiceAccount::Gateway => Role::Gateway,
         ServiceAccount::Worker => Role::Worker,
+        ServiceAccount::Admin => Role::Admin,
         ServiceAccount::Delivery | ServiceAccount::Operator => return env,
     };
     let (user, password) = broker::shared_user(role);
@@ -304,16 +347,6 @@ impl TestApp {
             std::future::pending(),
         ));
         address
-    }
-
-    /// A directory client bound as the operator's account (what an admin
-    /// tool runs as).
-    pub fn operator_directory(&self) -> LdapDirectory {
-        let (dn, password) = self.service();
-        let mut ldap = self.settings.ldap.clone();
-        ldap.service_dn = dn;
-        ldap.service_password = password.into();
-        LdapDirectory::new(&ldap, self.settings.jobs.ttl_seconds)
     }
 
     /// What a worker needs, over `directory`.
@@ -393,6 +426,33 @@ impl TestApp {
         stdin.write_all(message).expect("the message is written");
         drop(stdin);
         child.wait_with_output().expect("latchkey-encrypt ends")
+    }
+
+    /// Runs the real `latchkey-admin` with `arguments` and this stack's
+    /// settings, as an operator would: only the `[ldap]`, `[broker]` and
+    /// `[jobs]` sections, no key, bound as its own read-only LDAP account
+    /// and connected as its own broker user. `overrides` (`SECTION__KEY`,
+    /// value) change settings, e.g. to point it somewhere unreachable.
+    pub fn admin(&self, arguments: &[&str], overrides: &[(&str, String)]) -> AdminRun {
+        let sections = ["LATCHKEY__LDAP__", "LATCHKEY__BROKER__", "LATCHKEY__JOBS__"];
+        let shared: HashMap<String, String> = self
+            .env
+            .iter()
+            .filter(|(key, _)| sections.iter().any(|section| key.starts_with(section)))
+            .map(|(key, value)| (key.clone(), value.clone()))
+            .collect();
+        let broker = &self.settings.broker.url;
+        let mut env = with_credentials(&shared, &self.slapd, ServiceAccount::Admin, broker);
+        for (key, value) in overrides {
+            env.insert(format!("LATCHKEY__{key}"), value.clone());
+        }
+        let output = std::process::Command::new(built_binary("latchkey-admin"))
+            .args(arguments)
+            .env_clear()
+            .envs(&env)
+            .output()
+            .expect("latchkey-admin runs");
+        AdminRun(output)
     }
 
     /// The Maildir of `uid`.

@@ -14,6 +14,9 @@ pub enum Role {
     /// Declares the topology, consumes the job queues, publishes retries
     /// and parked jobs through the default exchange.
     Worker,
+    /// `latchkey-admin`: takes messages off the failed queue and puts them
+    /// back on their job queue through the default exchange.
+    Admin,
 }
 
 impl Role {
@@ -21,6 +24,7 @@ impl Role {
         match self {
             Self::Gateway => "gateway",
             Self::Worker => "worker",
+            Self::Admin => "admin",
         }
     }
 }
@@ -66,13 +70,13 @@ fn ensure(role: Role, user: &str, password: &str, prefix: &str) {
 /// Every test's prefix (`test-<uuid>`), as a regular expression.
 pub const TEST_PREFIXES: &str = "test-[0-9a-f-]+";
 
-/// The user every test's gateway (or workers) connect as, with the role's
+/// The user every test's gateway (workers, admin tool) connects as, with the role's
 /// permissions on any test prefix: made once per test process, kept for
 /// the next run. Its password is fixed, so runs at the same time agree.
 pub fn shared_user(role: Role) -> (String, String) {
     static USERS: OnceLock<()> = OnceLock::new();
     USERS.get_or_init(|| {
-        for role in [Role::Gateway, Role::Worker] {
+        for role in [Role::Gateway, Role::Worker, Role::Admin] {
             let (user, password) = shared_credentials(role);
             ensure(role, &user, &password, TEST_PREFIXES);
         }
@@ -110,4 +114,32 @@ impl Drop for BrokerUser {
             .args(["-q", "delete_user", "--", &self.name])
             .output();
     }
+}
+
+/// A connection to the broker as its administrator ([`admin_url`]) and a
+/// channel on it, for looking into queues and publishing as anyone could.
+pub async fn admin_channel() -> (lapin::Connection, lapin::Channel) {
+    let connection = lapin::Connection::connect(&admin_url(), Default::default())
+        .await
+        .expect("the broker answers");
+    let channel = connection.create_channel().await.expect("a channel");
+    (connection, channel)
+}
+
+/// Publishes `body` to the jobs exchange of `prefix`, routed to the
+/// credentials queue, as anyone with broker access could.
+pub async fn publish_raw(channel: &lapin::Channel, prefix: &str, body: &[u8]) {
+    let exchange = format!("{prefix}.jobs");
+    channel
+        .basic_publish(
+            exchange.as_str().into(),
+            "credentials".into(),
+            lapin::options::BasicPublishOptions::default(),
+            body,
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .expect("the broker takes the message")
+        .await
+        .expect("the broker confirms the message");
 }

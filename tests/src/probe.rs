@@ -5,8 +5,8 @@
 use latchkey_core::SecretString;
 use latchkey_core::app_password::AppPassword;
 use latchkey_core::directory::{
-    Account, Accounts, AppPasswordStore, EncryptionSettings, FailureCounts, JobStore, JobUpdate,
-    PasswordWrite, Result, SessionEntry, SessionStore, StoredAppPassword, TotpChange,
+    Account, Accounts, AppPasswordStore, EncryptionSettings, FailureCounts, JobQuery, JobStore,
+    JobUpdate, PasswordWrite, Result, SessionEntry, SessionStore, StoredAppPassword, TotpChange,
 };
 use latchkey_core::domain::{Dn, JobId, Uid};
 use latchkey_core::job::JobRecord;
@@ -175,6 +175,10 @@ impl<D: JobStore + Clone> JobStore for Probe<D> {
 
     async fn jobs_of(&self, owner: &Dn) -> Result<Vec<JobRecord>> {
         self.count(self.inner.jobs_of(owner).await)
+    }
+
+    async fn find_jobs(&self, query: &JobQuery) -> Result<Vec<JobRecord>> {
+        self.count(self.inner.find_jobs(query).await)
     }
 }
 

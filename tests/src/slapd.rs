@@ -14,6 +14,8 @@ pub enum ServiceAccount {
     Worker,
     /// The delivery filter's: reads encryption settings, writes nothing.
     Delivery,
+    /// `latchkey-admin`'s: reads job records and account uids, writes nothing.
+    Admin,
     /// For people (here: tests that add, delete or inspect entries); no
     /// Latchkey process binds as it.
     Operator,
@@ -26,6 +28,7 @@ impl ServiceAccount {
             Self::Gateway => "gateway",
             Self::Worker => "worker",
             Self::Delivery => "delivery",
+            Self::Admin => "admin",
             Self::Operator => "operator",
         }
     }

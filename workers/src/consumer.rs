@@ -8,7 +8,7 @@ use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions};
 use lapin::types::{AMQPValue, FieldTable, ShortString};
 use lapin::{Connection, ConnectionProperties};
-use latchkey_core::broker::{ATTEMPT_HEADER, AmqpPublisher, Publisher, Topology};
+use latchkey_core::broker::{ATTEMPT_HEADER, AmqpPublisher, Parking, Publisher, Topology};
 use latchkey_core::config::{BrokerSettings, WorkerSettings};
 use latchkey_core::directory::Directory;
 use latchkey_core::domain::JobId;
@@ -172,7 +172,8 @@ where
             Ok(envelope) => envelope,
             Err(error) => {
                 tracing::warn!(target: "audit", event = "job_refused", reason = %error, "a message on the job queue is not an authentic job; parking it");
-                self.park_then_settle(&delivery, None).await;
+                let note = Parking::new(error.to_string(), self.context.clock.now(), queue, None);
+                self.park_then_settle(&delivery, note, None).await;
                 return;
             }
         };
@@ -207,7 +208,9 @@ where
             }
             Outcome::Refused(reason) => {
                 tracing::warn!(target: "audit", event = "job_refused", job = %job, account = %envelope.account, %reason, "refusing the job; parking it");
-                self.park_then_settle(&delivery, None).await;
+                let reason = format!("refused: {reason}");
+                let note = self.note(reason, queue, &envelope);
+                self.park_then_settle(&delivery, note, None).await;
             }
             Outcome::Retry(reason) => {
                 tracing::warn!(%reason, attempt, "job failed for now");
@@ -231,7 +234,10 @@ where
                     }
                     None => {
                         let gave_up = Milestone::GaveUp { attempts: attempt };
-                        self.park_then_settle(&delivery, Some((job, gave_up))).await;
+                        let reason = format!("gave up after {attempt} attempts: {reason}");
+                        let note = self.note(reason, queue, &envelope);
+                        self.park_then_settle(&delivery, note, Some((job, gave_up)))
+                            .await;
                     }
                 }
             }
@@ -247,11 +253,22 @@ where
         ack(delivery).await;
     }
 
-    /// Keeps a job in the failed queue for operators, then records
-    /// `milestone` if given and acks; if the broker will not take it, the
-    /// job goes back to its queue instead, never lost.
-    async fn park_then_settle(&self, delivery: &Delivery, milestone: Option<(JobId, Milestone)>) {
-        let headers = delivery.properties.headers().clone().unwrap_or_default();
+    /// The parking note of a job from `queue` parked now for `reason`.
+    fn note(&self, reason: String, queue: Queue, envelope: &Envelope) -> Parking {
+        Parking::new(reason, self.context.clock.now(), queue, Some(envelope))
+    }
+
+    /// Keeps a job in the failed queue for operators, with `note` (why,
+    /// when, from where) in its headers, then records `milestone` if given
+    /// and acks; if the broker will not take it, the job goes back to its
+    /// queue instead, never lost.
+    async fn park_then_settle(
+        &self,
+        delivery: &Delivery,
+        note: Parking,
+        milestone: Option<(JobId, Milestone)>,
+    ) {
+        let headers = note.written_into(delivery.properties.headers().clone().unwrap_or_default());
         let parked = self
             .publisher
             .publish_to_queue(&self.topology.failed_queue(), &delivery.data, headers)

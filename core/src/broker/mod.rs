@@ -1,8 +1,14 @@
-//! The broker: queue topology and publishing with confirms.
+//! The broker: queue topology, publishing with confirms, and the note on
+//! parked messages.
 
+mod parking;
 mod publisher;
 mod topology;
 
+pub use parking::{
+    ACCOUNT_HEADER, JOB_HEADER, KIND_HEADER, PARKED_AT_HEADER, PARKED_FROM_HEADER,
+    PARKED_REASON_HEADER, Parking, requeue_headers, text as header_text,
+};
 pub use publisher::{AmqpPublisher, PublishError, Publisher};
 pub use topology::{DELAY_LADDER_MS, Topology};
 

@@ -1,7 +1,7 @@
 use super::entry::{first, generalized_time, number, timestamp};
 use super::pool::check;
 use super::ttl::refresh;
-use super::{JobStore, JobUpdate, LdapDirectory, Result};
+use super::{JobQuery, JobStore, JobUpdate, LdapDirectory, Result};
 use crate::domain::{Dn, JobId};
 use crate::job::{JobKind, JobRecord, JobState};
 use ldap3::{Mod, Scope, SearchEntry};
@@ -11,6 +11,24 @@ use time::OffsetDateTime;
 impl LdapDirectory {
     fn job_dn(&self, id: JobId) -> Dn {
         self.jobs.child("latchkeyJobId", &id.to_string())
+    }
+}
+
+impl JobQuery {
+    /// The LDAP filter of the records this query matches, every value escaped.
+    fn filter(&self) -> String {
+        let owner = self
+            .owner
+            .as_ref()
+            .map(|owner| ("latchkeyJobOwner", owner.as_str()));
+        let state = self.state.map(|state| ("latchkeyJobState", state.as_str()));
+        let kind = self.kind.map(|kind| ("latchkeyJobKind", kind.as_str()));
+        let terms: String = [owner, state, kind]
+            .into_iter()
+            .flatten()
+            .map(|(attribute, value)| format!("({attribute}={})", ldap3::ldap_escape(value)))
+            .collect();
+        format!("(&(objectClass=latchkeyJob){terms})")
     }
 }
 
@@ -141,13 +159,22 @@ impl JobStore for LdapDirectory {
     }
 
     async fn jobs_of(&self, owner: &Dn) -> Result<Vec<JobRecord>> {
-        let filter = format!(
-            "(&(objectClass=latchkeyJob)(latchkeyJobOwner={}))",
-            ldap3::ldap_escape(owner.as_str())
-        );
+        let query = JobQuery {
+            owner: Some(owner.clone()),
+            ..JobQuery::default()
+        };
+        self.find_jobs(&query).await
+    }
+
+    async fn find_jobs(&self, query: &JobQuery) -> Result<Vec<JobRecord>> {
         let mut ldap = self.conn().await?;
         let outcome = ldap
-            .search(self.jobs.as_str(), Scope::OneLevel, &filter, vec!["*"])
+            .search(
+                self.jobs.as_str(),
+                Scope::OneLevel,
+                &query.filter(),
+                vec!["*"],
+            )
             .await;
         let (entries, _) = check(outcome.and_then(|result| result.success()))?;
         let mut records: Vec<JobRecord> = entries
@@ -164,5 +191,25 @@ impl JobStore for LdapDirectory {
         self.delete_entry(&mut ldap, self.job_dn(id).as_str())
             .await
             .map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_query_filters_on_what_it_names_with_every_value_escaped() {
+        assert_eq!(JobQuery::default().filter(), "(&(objectClass=latchkeyJob))");
+        let query = JobQuery {
+            owner: Some(Dn::from_directory("uid=a*)(b,ou=people,dc=example,dc=org")),
+            state: Some(JobState::Failed),
+            kind: Some(JobKind::ChangePassword),
+        };
+        assert_eq!(
+            query.filter(),
+            "(&(objectClass=latchkeyJob)(latchkeyJobOwner=uid=a\\2a\\29\\28b,ou=people,dc=example,dc=org)\
+             (latchkeyJobState=failed)(latchkeyJobKind=change_password))"
+        );
     }
 }

@@ -288,6 +288,20 @@ pub trait JobStore: Send + Sync + 'static {
 
     /// The records of `owner`'s jobs that have not expired, newest first.
     fn jobs_of(&self, owner: &Dn) -> impl Future<Output = Result<Vec<JobRecord>>> + Send;
+
+    /// The records `query` matches that have not expired, newest first.
+    fn find_jobs(&self, query: &JobQuery) -> impl Future<Output = Result<Vec<JobRecord>>> + Send;
+}
+
+/// Which job records to find; each part left `None` matches any record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobQuery {
+    /// Only the jobs of this account.
+    pub owner: Option<Dn>,
+    /// Only jobs in this state.
+    pub state: Option<JobState>,
+    /// Only jobs of this kind.
+    pub kind: Option<crate::job::JobKind>,
 }
 
 /// A signed-in session, as stored in the directory.

@@ -119,18 +119,20 @@ impl Envelope {
     }
 }
 
+/// An envelope of a new job turning bob's TOTP off, request id `r1`, for tests.
+#[cfg(test)]
+pub(crate) fn sample() -> Envelope {
+    let body = JobMessage::DisableTotp(super::DisableTotp {
+        job_id: JobId::new(),
+        account: Dn::from_directory("uid=bob,ou=people,dc=example,dc=org"),
+    });
+    Envelope::new(body, OffsetDateTime::now_utc(), Some("r1".into()))
+}
+
 #[cfg(test)]
 mod tests {
+    use super::sample as envelope;
     use super::*;
-    use crate::job::DisableTotp;
-
-    fn envelope() -> Envelope {
-        let body = JobMessage::DisableTotp(DisableTotp {
-            job_id: JobId::new(),
-            account: Dn::from_directory("uid=bob,ou=people,dc=example,dc=org"),
-        });
-        Envelope::new(body, OffsetDateTime::now_utc(), Some("r1".into()))
-    }
 
     #[test]
     fn a_sealed_envelope_opens_with_the_key_and_keeps_its_header() {

@@ -5,6 +5,8 @@
 mod envelope;
 mod messages;
 
+#[cfg(test)]
+pub(crate) use envelope::sample as sample_envelope;
 pub use envelope::{Envelope, EnvelopeError};
 pub use messages::*;
 

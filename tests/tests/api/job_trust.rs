@@ -3,8 +3,8 @@
 //! feature never undoes a newer one; and a job the worker cannot park stays
 //! on its queue.
 
-use lapin::options::{BasicGetOptions, BasicPublishOptions, QueueDeleteOptions};
-use lapin::{BasicProperties, Channel};
+use lapin::Channel;
+use lapin::options::{BasicGetOptions, QueueDeleteOptions};
 use latchkey_core::directory::{Accounts, JobStore};
 use latchkey_core::domain::{Dn, JobId};
 use latchkey_core::encryption::{Algorithm, StoredKeys, parse_keys};
@@ -13,6 +13,7 @@ use latchkey_core::job::{
     JobMessage, JobRecord, RegenerateRecoveryCodes, RevokeAppPasswords, seal_context,
 };
 use latchkey_core::seal::{Keyring, Sealed};
+use latchkey_tests::broker::admin_channel;
 use latchkey_tests::demo::{self, BOB};
 use latchkey_tests::keys::GpgHome;
 use latchkey_tests::probe::Probe;
@@ -20,29 +21,9 @@ use latchkey_tests::{AppOptions, TestApp, eventually, ldap, spawn_app};
 use latchkey_workers::Outcome;
 use latchkey_workers::step::process;
 
-async fn channel(app: &TestApp) -> (lapin::Connection, Channel) {
-    let connection = lapin::Connection::connect(&app.broker_admin_url, Default::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    (connection, channel)
-}
-
 /// Publishes `body` to the jobs exchange as anyone with broker access could.
 async fn publish_raw(app: &TestApp, channel: &Channel, body: &[u8]) {
-    let exchange = format!("{}.jobs", app.settings.broker.prefix);
-    channel
-        .basic_publish(
-            exchange.as_str().into(),
-            "credentials".into(),
-            BasicPublishOptions::default(),
-            body,
-            BasicProperties::default().with_delivery_mode(2),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    latchkey_tests::broker::publish_raw(channel, &app.settings.broker.prefix, body).await;
 }
 
 /// Waits for a message in the failed queue and answers its bytes.
@@ -74,7 +55,7 @@ async fn a_forged_job_published_straight_to_the_exchange_changes_nothing_and_is_
     let app = spawn_app(AppOptions::default()).await;
     let client = app.signed_in(BOB).await;
     app.enable_totp(&client).await;
-    let (_connection, channel) = channel(&app).await;
+    let (_connection, channel) = admin_channel().await;
     let forged = serde_json::json!({
         "type": "disable_totp/v1",
         "job_id": JobId::new(),
@@ -113,7 +94,7 @@ async fn a_sealed_job_for_another_account_than_its_record_is_refused() {
         account: Dn::from_directory(demo::dn("bob")),
     });
     let sealed = Envelope::new(body, now, None).seal(&keyring(&app));
-    let (_connection, channel) = channel(&app).await;
+    let (_connection, channel) = admin_channel().await;
     publish_raw(&app, &channel, &sealed).await;
     assert_eq!(parked(&app, &channel).await, sealed);
     assert!(
@@ -135,7 +116,7 @@ async fn a_job_the_worker_cannot_park_stays_on_its_queue() {
     let seen = probe.state.clone();
     let worker = app.start_worker(probe).await;
     // The worker declared its topology on start; now the failed queue goes.
-    let (_connection, channel) = channel(&app).await;
+    let (_connection, channel) = admin_channel().await;
     let failed = format!("{}.failed", app.settings.broker.prefix);
     channel
         .queue_delete(failed.as_str().into(), QueueDeleteOptions::default())

@@ -1,12 +1,14 @@
-//! Least privilege: the gateway, the workers and the delivery filter each
-//! bind to slapd as their own account, and gateway and workers reach
-//! RabbitMQ as their own users, each allowed only what that process writes.
+//! Least privilege: the gateway, the workers, the delivery filter and
+//! latchkey-admin each bind to slapd as their own account, and gateway,
+//! workers and latchkey-admin reach RabbitMQ as their own users, each
+//! allowed only what that process writes.
 
 use lapin::options::{BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions};
 use lapin::options::{ExchangeDeclareOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel, Confirmation, Connection, ExchangeKind};
 use latchkey_core::broker::Topology;
+use latchkey_core::directory::JobStore;
 use latchkey_core::job::Queue;
 use latchkey_tests::broker::{self, BrokerUser, Role};
 use latchkey_tests::demo::{self, ALICE};
@@ -120,6 +122,59 @@ async fn the_delivery_filters_account_reads_encryption_settings_only() {
 }
 
 #[tokio::test]
+async fn the_admin_tools_account_reads_job_records_and_uids_and_writes_nothing() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let job = latchkey_core::job::JobRecord::queued(
+        latchkey_core::domain::JobId::new(),
+        latchkey_core::job::JobKind::DisableTotp,
+        latchkey_core::domain::Dn::from_directory(demo::dn("alice")),
+        1,
+        time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .unwrap(),
+    );
+    app.gateway_directory().create_job(&job).await.unwrap();
+    let (dn, password) = credentials(&app, ServiceAccount::Admin);
+    let url = app.slapd.url();
+    let jobs_dn = "ou=jobs,dc=example,dc=org";
+    let records = ldap::search(&url, (&dn, &password), jobs_dn, "(objectClass=latchkeyJob)").await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(
+        records[0].attrs["latchkeyJobOwner"],
+        vec![demo::dn("alice")]
+    );
+    let record_dn = format!("latchkeyJobId={},{jobs_dn}", job.id);
+    let failed = vec![Mod::Replace("latchkeyJobState", values(&["failed"]))];
+    let rc = ldap::modify(&url, (&dn, &password), &record_dn, failed).await;
+    assert_eq!(rc, INSUFFICIENT_ACCESS, "it may not change a job record");
+    let alice = ldap::search(&url, (&dn, &password), &demo::dn("alice"), "(uid=alice)")
+        .await
+        .pop()
+        .expect("the admin tool finds alice by her uid");
+    for hidden in ["userPassword", "latchkeyPrimaryPassword", "mail", "cn"] {
+        assert!(!alice.attrs.contains_key(hidden), "{hidden} is readable");
+    }
+    let sessions = "ou=sessions,dc=example,dc=org";
+    let client = app.signed_in(ALICE).await;
+    drop(client);
+    let seen = ldap::search(
+        &url,
+        (&dn, &password),
+        sessions,
+        "(objectClass=latchkeySession)",
+    )
+    .await;
+    assert!(seen.is_empty(), "it sees no session");
+    let rc = modify_alice(
+        &app,
+        ServiceAccount::Admin,
+        vec![Mod::Replace("cn", values(&["x"]))],
+    )
+    .await;
+    assert_eq!(rc, INSUFFICIENT_ACCESS);
+}
+
+#[tokio::test]
 async fn each_process_writes_as_its_own_account() {
     let app = spawn_app(AppOptions::default()).await;
     let client = app.signed_in(ALICE).await;
@@ -203,6 +258,20 @@ async fn consume_as(user: &BrokerUser, queue: &str) -> Result<(), String> {
         .map_err(|error| error.to_string())
 }
 
+/// Declares the durable queue `queue` as `user`; the error text if refused.
+async fn declare_as(user: &BrokerUser, queue: &str) -> Result<(), String> {
+    let (_connection, channel) = channel_as(user).await;
+    let options = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.into(), options, FieldTable::default())
+        .await
+        .map(drop)
+        .map_err(|error| error.to_string())
+}
+
 fn refused(outcome: Result<(), String>, what: &str) {
     match outcome {
         Err(error) => assert!(error.contains("ACCESS_REFUSED"), "{what}: {error}"),
@@ -230,21 +299,7 @@ async fn the_gateways_broker_user_may_only_publish_jobs() {
         publish_as(&user, "", &topology.failed_queue()).await,
         "parking a job",
     );
-    let (_connection, channel) = channel_as(&user).await;
-    let declared = channel
-        .queue_declare(
-            credentials.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await;
-    refused(
-        declared.map(drop).map_err(|error| error.to_string()),
-        "declaring a queue",
-    );
+    refused(declare_as(&user, &credentials).await, "declaring a queue");
     // What the gateway does at start: check that the workers declared the exchange.
     let (_connection, channel) = channel_as(&user).await;
     topology.check(&channel).await.expect("a passive declare");
@@ -297,4 +352,28 @@ async fn the_workers_broker_user_consumes_and_retries_but_never_publishes_jobs()
         .declare_topology()
         .await
         .expect("the worker declares the topology");
+}
+
+#[tokio::test]
+async fn the_admin_tools_broker_user_takes_parked_jobs_and_puts_them_back_and_nothing_else() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let topology = Topology::new(&app.settings.broker);
+    let user = BrokerUser::create(Role::Admin, &app.settings.broker.prefix);
+    let credentials = topology.queue_name(Queue::Credentials);
+
+    consume_as(&user, &topology.failed_queue())
+        .await
+        .expect("the admin tool takes parked messages");
+    publish_as(&user, "", &credentials)
+        .await
+        .expect("the admin tool puts a job back on its queue");
+    refused(
+        publish_as(&user, &topology.jobs_exchange(), Queue::Credentials.name()).await,
+        "publishing a job to the jobs exchange",
+    );
+    refused(consume_as(&user, &credentials).await, "consuming jobs");
+    refused(
+        declare_as(&user, &topology.failed_queue()).await,
+        "declaring a queue",
+    );
 }

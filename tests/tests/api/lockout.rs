@@ -4,9 +4,7 @@
 //! until the second factor or an operator lifts it.
 
 use latchkey_core::clock::Clock;
-use latchkey_core::directory::FailureCounts;
-use latchkey_core::domain::Dn;
-use latchkey_tests::demo::{self, ALICE, BOB};
+use latchkey_tests::demo::{ALICE, BOB};
 use latchkey_tests::{AppOptions, TestApp, oathtool, spawn_app};
 use serde_json::{Value, json};
 
@@ -58,9 +56,18 @@ async fn a_locked_account_opens_to_nothing_but_an_operator_lifting_it() {
         "others are unaffected"
     );
 
-    // What `latchkey-admin` does: the operator's account clears the count.
-    let bob = Dn::from_directory(demo::dn(BOB.0));
-    app.operator_directory().clear_failures(&bob).await.unwrap();
+    // The operator lifts it with the real tool, as its own account.
+    app.admin(&["accounts", "unlock", "nobody"], &[])
+        .failed_with(1, "no account has the uid `nobody`");
+    let unlocked = app.admin(&["accounts", "unlock", BOB.0], &[]);
+    assert_eq!(unlocked.code(), Some(0), "{}", unlocked.stderr());
+    assert!(
+        unlocked
+            .stdout()
+            .contains("3 failed sign-ins in a row forgotten"),
+        "{}",
+        unlocked.stdout()
+    );
     assert_eq!(sign_in(&app, BOB.0, BOB.1).await.0, 200);
 }
 

@@ -4,6 +4,7 @@
 // A test that meets an unexpected error should stop right there.
 #![allow(clippy::unwrap_used)]
 
+mod admin;
 mod app_password_expiry;
 mod app_passwords;
 mod bad_input;
