@@ -1,0 +1,47 @@
+//! Paths of the repository and of the validators, and running them.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository's root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is in the repository")
+        .to_path_buf()
+}
+
+/// `deploy/<path>`.
+pub fn deploy(path: &str) -> PathBuf {
+    root().join("deploy").join(path)
+}
+
+/// Runs `command` from the repository's root and returns what it printed;
+/// panics with that output unless it succeeded.
+pub fn run(command: &mut Command) -> String {
+    let output = output(command);
+    let text = printed(&output);
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{text}",
+        output.status
+    );
+    text
+}
+
+/// Runs `command` from the repository's root.
+pub fn output(command: &mut Command) -> Output {
+    command
+        .current_dir(root())
+        .output()
+        .unwrap_or_else(|error| panic!("{command:?} does not run: {error}"))
+}
+
+/// Standard output and standard error, one after the other.
+pub fn printed(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
