@@ -9,5 +9,9 @@
 // A check that meets an unexpected error should stop right there.
 #![allow(clippy::unwrap_used)]
 
+mod config_keys;
+mod containers;
+mod kubernetes;
 mod rabbitmq;
 mod support;
+mod systemd;

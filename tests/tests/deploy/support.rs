@@ -16,6 +16,18 @@ pub fn deploy(path: &str) -> PathBuf {
     root().join("deploy").join(path)
 }
 
+/// The program `name` of the validators' virtual environment
+/// (`.local/venv/bin/<name>`), which `deploy/local/ensure-deps --tests` makes.
+pub fn venv_tool(name: &str) -> PathBuf {
+    let tool = root().join(".local/venv/bin").join(name);
+    assert!(
+        tool.exists(),
+        "{} is missing: run deploy/local/ensure-deps --tests (deploy/local/test does)",
+        tool.display()
+    );
+    tool
+}
+
 /// Runs `command` from the repository's root and returns what it printed;
 /// panics with that output unless it succeeded.
 pub fn run(command: &mut Command) -> String {
@@ -44,4 +56,22 @@ pub fn printed(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Every file below `dir`, sorted.
+pub fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    files
 }

