@@ -12,6 +12,7 @@
 mod config_keys;
 mod containers;
 mod kubernetes;
+mod openldap;
 mod rabbitmq;
 mod support;
 mod systemd;

@@ -41,6 +41,18 @@ pub fn run(command: &mut Command) -> String {
     text
 }
 
+/// Runs `command` like [`run`] and returns its standard output alone.
+pub fn run_for_stdout(command: &mut Command) -> String {
+    let output = output(command);
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}):\n{}",
+        output.status,
+        printed(&output)
+    );
+    String::from_utf8(output.stdout).expect("text")
+}
+
 /// Runs `command` from the repository's root.
 pub fn output(command: &mut Command) -> Output {
     command
