@@ -7,10 +7,15 @@
 //! stack start on them and a password change goes through. RabbitMQ
 //! refuses to declare a queue again with other arguments
 //! (PRECONDITION_FAILED), so a worker that starts proves the arguments
-//! identical. The vhost and the users are deleted afterwards.
+//! identical. Another import shows the policy at work: a job given back
+//! to its queue 50 times more is parked in `latchkey.failed`. The vhosts
+//! and the users are deleted afterwards.
 
 use crate::support;
-use lapin::options::QueueDeclareOptions;
+use lapin::options::{
+    BasicGetOptions, BasicNackOptions, BasicPublishOptions, ConfirmSelectOptions,
+    QueueDeclareOptions,
+};
 use lapin::types::FieldTable;
 use latchkey_core::broker::{DELAY_LADDER_MS, Topology};
 use latchkey_core::config::Settings;
@@ -257,6 +262,32 @@ fn user(imported: &Imported, role: &str) -> (String, String) {
     (name.clone(), format!("{name}-password"))
 }
 
+/// A channel on the imported vhost as the user of `role`.
+async fn channel_as(imported: &Imported, role: &str) -> (lapin::Connection, lapin::Channel) {
+    let (name, password) = user(imported, role);
+    let mut url = url::Url::parse(&broker_url(&imported.vhost)).unwrap();
+    url.set_username(&name).unwrap();
+    url.set_password(Some(&password)).unwrap();
+    let connection = lapin::Connection::connect(url.as_str(), Default::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    (connection, channel)
+}
+
+/// How many messages `queue` holds, by a passive declare.
+async fn length(channel: &lapin::Channel, queue: &str) -> u32 {
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    channel
+        .queue_declare(queue.into(), passive, FieldTable::default())
+        .await
+        .unwrap()
+        .message_count()
+}
+
 /// The real worker binary, built by `cargo build --bins`.
 fn worker_binary() -> std::path::PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -354,27 +385,8 @@ async fn a_stack_runs_on_the_definitions_loaded_into_the_broker() {
     assert_eq!(names, queue_names(&definitions()));
 
     // The monitoring user reads a queue's length (as KEDA does) and nothing else.
-    let (monitor, password) = user(&imported, "monitor");
-    let mut url = url::Url::parse(&broker_url(&imported.vhost)).unwrap();
-    url.set_username(&monitor).unwrap();
-    url.set_password(Some(&password)).unwrap();
-    let connection = lapin::Connection::connect(url.as_str(), Default::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let passive = QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let queue = channel
-        .queue_declare(
-            "latchkey.credentials".into(),
-            passive,
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(queue.message_count(), 0);
+    let (_connection, channel) = channel_as(&imported, "monitor").await;
+    assert_eq!(length(&channel, "latchkey.credentials").await, 0);
     let declared = channel
         .queue_declare(
             "latchkey.other".into(),
@@ -383,4 +395,56 @@ async fn a_stack_runs_on_the_definitions_loaded_into_the_broker() {
         )
         .await;
     assert!(declared.is_err(), "the monitoring user declared a queue");
+}
+
+#[tokio::test]
+async fn a_job_returned_to_its_queue_past_the_delivery_limit_is_parked_in_failed() {
+    let imported = imported().await;
+    // As a worker that dies with the job in hand, again and again.
+    let (_connection, channel) = channel_as(&imported, "worker").await;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await
+        .unwrap();
+    let confirmation = channel
+        .basic_publish(
+            "".into(),
+            "latchkey.credentials".into(),
+            BasicPublishOptions::default(),
+            b"a job that kills its worker",
+            lapin::BasicProperties::default().with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    assert!(confirmation.is_ack());
+    // Take it and give it back until the broker parks it (or it never does).
+    let mut deliveries = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline && deliveries <= 200,
+            "after {deliveries} deliveries the job is still not in latchkey.failed"
+        );
+        let got = channel
+            .basic_get("latchkey.credentials".into(), BasicGetOptions::default())
+            .await
+            .unwrap();
+        match got {
+            Some(message) => {
+                deliveries += 1;
+                let requeue = BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                };
+                message.delivery.nack(requeue).await.unwrap();
+            }
+            None if length(&channel, "latchkey.failed").await == 1 => break,
+            None => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    // The policy's delivery-limit is 50: the first delivery and 50 more.
+    assert_eq!(deliveries, 51);
+    assert_eq!(length(&channel, "latchkey.credentials").await, 0);
 }
