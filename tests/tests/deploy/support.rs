@@ -28,6 +28,23 @@ pub fn venv_tool(name: &str) -> PathBuf {
     tool
 }
 
+/// `target/<profile>/<name>`, built by `cargo build --bins` (which
+/// `deploy/local/test` runs).
+pub fn built_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target/<profile>/deps")
+        .join(name);
+    assert!(
+        binary.exists(),
+        "{} is missing: run `cargo build --bins` first (deploy/local/test does)",
+        binary.display()
+    );
+    binary
+}
+
 /// Runs `command` from the repository's root and returns what it printed;
 /// panics with that output unless it succeeded.
 pub fn run(command: &mut Command) -> String {
