@@ -345,6 +345,22 @@ impl Settings {
         })?;
         raw.resolve()
     }
+
+    /// The keys that `file` and `env` set and no setting reads (those
+    /// [`Settings::load`] warns about), as dotted paths such as
+    /// `gateway.ops_port`; for checking configuration that ships with
+    /// Latchkey (`deploy/`). Values are checked for their type, but secret
+    /// files are not read and nothing else is resolved.
+    pub fn unknown_keys(
+        file: Option<&Path>,
+        env: Option<HashMap<String, String>>,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut unknown = Vec::new();
+        let _: RawSettings = serde_ignored::deserialize(layered(file, env)?, |path| {
+            unknown.push(path.to_string());
+        })?;
+        Ok(unknown)
+    }
 }
 
 /// What a process that only reads accounts needs (the delivery filter):
@@ -726,6 +742,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("broker.url"), "{error}");
+    }
+
+    #[test]
+    fn unknown_keys_are_listed_by_their_dotted_path() {
+        let pairs = [
+            ("LATCHKEY__GATEWAY__OPS_LISTEN", "0.0.0.0:9464"),
+            ("LATCHKEY__GATEWAY__OPS_PORT", "9464"),
+            ("LATCHKEY__GATEWAY__RATE_LIMIT__WINDOW", "60"),
+            (
+                "LATCHKEY__SECRETS__SESSION_KEY_FILE",
+                "/run/credentials/x/session-key",
+            ),
+        ];
+        let mut unknown = Settings::unknown_keys(None, Some(env(&pairs))).unwrap();
+        unknown.sort();
+        assert_eq!(
+            unknown,
+            ["gateway.ops_port", "gateway.rate_limit.window"],
+            "secret files are named, not read"
+        );
+        let wrong_type = [("LATCHKEY__GATEWAY__OPS_LISTEN", "9464")];
+        assert!(Settings::unknown_keys(None, Some(env(&wrong_type))).is_err());
     }
 
     #[test]

@@ -31,6 +31,22 @@ pub struct AppOptions {
     pub address_failures: u32,
     /// Further settings, as `SECTION__KEY` and value (the `LATCHKEY__` prefix is added).
     pub settings: Vec<(&'static str, String)>,
+    /// Idle expiry of the test's queues (`broker.queue_expires_ms`); `None`
+    /// declares them without one, as deployed.
+    pub queue_expires_ms: Option<u64>,
+    /// The broker users gateway and workers connect as; `None`: the users
+    /// every test shares, made with `deploy/rabbitmq/ensure-user`.
+    pub broker_users: Option<BrokerUsers>,
+}
+
+/// The broker users of a stack: `(name, password)` of the gateway's and of
+/// the workers'.
+#[derive(Debug, Clone)]
+pub struct BrokerUsers {
+    /// The gateway's user.
+    pub gateway: (String, String),
+    /// The workers' user.
+    pub worker: (String, String),
 }
 
 impl Default for AppOptions {
@@ -43,6 +59,9 @@ impl Default for AppOptions {
             account_failures: 5,
             address_failures: 50,
             settings: Vec::new(),
+            // A test's queues vanish a minute after it stops using them.
+            queue_expires_ms: Some(60_000),
+            broker_users: None,
         }
     }
 }
@@ -213,13 +232,14 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     let broker_url = options.broker_url.clone().unwrap_or_else(broker::admin_url);
     let mail = tempfile::tempdir().expect("a mail folder");
     let delays: Vec<String> = options.retry_delays_ms.iter().map(u64::to_string).collect();
+    let expiry = options
+        .queue_expires_ms
+        .map(|ms| ("BROKER__QUEUE_EXPIRES_MS", ms.to_string()));
     let env: HashMap<String, String> = [
         ("LDAP__URL", slapd.url()),
         ("LDAP__TIMEOUT_MS", "2000".into()),
         ("BROKER__PREFIX", format!("test-{}", uuid::Uuid::new_v4())),
         ("BROKER__RETRY_DELAYS_MS", delays.join(",")),
-        // A test's queues vanish a minute after it stops using them.
-        ("BROKER__QUEUE_EXPIRES_MS", "60000".into()),
         // Generous: connecting can be slow while many tests share one broker.
         ("BROKER__CONFIRM_TIMEOUT_MS", "15000".into()),
         ("SECRETS__SEALING_KEY", format!("t1:{}", random_base64(32))),
@@ -243,11 +263,13 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
         ),
     ]
     .into_iter()
+    .chain(expiry)
     .chain(options.settings)
     .map(|(key, value)| (format!("LATCHKEY__{key}"), value))
     .collect();
-    let env = with_credentials(&env, &slapd, ServiceAccount::Worker, &broker_url);
-    let gateway_env = with_credentials(&env, &slapd, ServiceAccount::Gateway, &broker_url);
+    let users = options.broker_users.as_ref();
+    let env = with_credentials(&env, &slapd, ServiceAccount::Worker, &broker_url, users);
+    let gateway_env = with_credentials(&env, &slapd, ServiceAccount::Gateway, &broker_url, users);
     let settings = Settings::load(None, Some(env.clone())).expect("test settings load");
     let gateway_settings =
         Settings::load(None, Some(gateway_env)).expect("the gateway's settings load");
@@ -289,13 +311,15 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     app
 }
 
-/// `env` with the LDAP account `account` and, for the gateway and the
-/// workers, their broker user at `broker_url`.
+/// `env` with the LDAP account `account` and, for the gateway, the workers
+/// and latchkey-admin, their broker user at `broker_url`: the gateway's and
+/// the workers' from `users` if given, else the shared test users.
 fn with_credentials(
     env: &HashMap<String, String>,
     slapd: &Slapd,
     account: ServiceAccount,
     broker_url: &str,
+    users: Option<&BrokerUsers>,
 ) -> HashMap<String, String> {
     let mut env = env.clone();
     let mut set = |key: &str, value: String| env.insert(format!("LATCHKEY__{key}"), value);
@@ -307,7 +331,12 @@ fn with_credentials(
         ServiceAccount::Admin => Role::Admin,
         ServiceAccount::Delivery | ServiceAccount::Operator => return env,
     };
-    let (user, password) = broker::shared_user(role);
+    let (user, password) = match (users, role) {
+        (Some(users), Role::Gateway) => users.gateway.clone(),
+        (Some(users), Role::Worker) => users.worker.clone(),
+        // latchkey-admin always uses the shared test user of its role.
+        (_, role) => broker::shared_user(role),
+    };
     set("BROKER__URL", broker::url_for(broker_url, &user));
     set("BROKER__PASSWORD", password);
     env
@@ -442,7 +471,7 @@ impl TestApp {
             .map(|(key, value)| (key.clone(), value.clone()))
             .collect();
         let broker = &self.settings.broker.url;
-        let mut env = with_credentials(&shared, &self.slapd, ServiceAccount::Admin, broker);
+        let mut env = with_credentials(&shared, &self.slapd, ServiceAccount::Admin, broker, None);
         for (key, value) in overrides {
             env.insert(format!("LATCHKEY__{key}"), value.clone());
         }

@@ -49,7 +49,7 @@ async fn generated_requests_get_no_500_and_only_documented_answers() {
             .output()
             .unwrap_or_else(|error| {
                 panic!(
-                    "{schemathesis} runs (deploy/local/ensure-python-tools installs it): {error}"
+                    "{schemathesis} runs (deploy/local/ensure-deps --tests installs it): {error}"
                 )
             })
     })
