@@ -82,3 +82,26 @@ pub fn oathtool(secret: &str, at: time::OffsetDateTime) -> String {
         .trim()
         .to_owned()
 }
+
+/// Every file under `root` with its bytes; a link as a link, with its target.
+pub fn tree(root: &std::path::Path) -> Vec<(std::path::PathBuf, &'static str, Vec<u8>)> {
+    let mut files = Vec::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(directory) = pending.pop() {
+        for entry in std::fs::read_dir(&directory).expect("a readable folder") {
+            let path = entry.expect("a readable entry").path();
+            let kind = std::fs::symlink_metadata(&path).expect("metadata").file_type();
+            if kind.is_dir() {
+                pending.push(path);
+            } else if kind.is_symlink() {
+                let target = std::fs::read_link(&path).expect("a link").into_os_string();
+                files.push((path, "link", target.into_encoded_bytes()));
+            } else {
+                let content = std::fs::read(&path).expect("a readable file");
+                files.push((path, "file", content));
+            }
+        }
+    }
+    files.sort();
+    files
+}

@@ -47,23 +47,13 @@ fn mount(options: &[&str], at: &Path) {
     );
 }
 
-/// Every file under `root`, with the SHA-256 of its content.
+/// Every file under `root`, with the SHA-256 of its content (the message
+/// is too large to compare in a failure message).
 fn files(root: &Path) -> Vec<(PathBuf, String)> {
-    let mut found = Vec::new();
-    let mut pending = vec![root.to_owned()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                let digest = sha2::Sha256::digest(std::fs::read(&path).unwrap());
-                found.push((path, format!("{digest:x}")));
-            }
-        }
-    }
-    found.sort();
-    found
+    latchkey_tests::tree(root)
+        .into_iter()
+        .map(|(path, _, content)| (path, format!("{:x}", sha2::Sha256::digest(content))))
+        .collect()
 }
 
 async fn job_of(app: &TestApp, client: &latchkey_tests::client::Client, id: &str) -> Value {

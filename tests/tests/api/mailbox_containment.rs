@@ -16,31 +16,7 @@ use latchkey_workers::{Outcome, step::process};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-
-/// Every file under `root` with its bytes; a link as a link, with its target.
-fn tree(root: &Path) -> Vec<(PathBuf, &'static str, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut pending = vec![root.to_path_buf()];
-    while let Some(directory) = pending.pop() {
-        for entry in fs::read_dir(&directory).unwrap() {
-            let path = entry.unwrap().path();
-            let kind = fs::symlink_metadata(&path).unwrap().file_type();
-            if kind.is_dir() {
-                pending.push(path);
-            } else if kind.is_symlink() {
-                let target = fs::read_link(&path).unwrap().into_os_string();
-                files.push((path, "link", target.into_encoded_bytes()));
-            } else {
-                let content = fs::read(&path).unwrap();
-                files.push((path, "file", content));
-            }
-        }
-    }
-    files.sort();
-    files
-}
 
 #[tokio::test]
 async fn links_out_of_the_maildir_are_left_alone_and_counted_while_real_mail_is_encrypted() {
@@ -60,7 +36,10 @@ async fn links_out_of_the_maildir_are_left_alone_and_counted_while_real_mail_is_
     symlink(&elsewhere, &message_link).unwrap();
     let folder_link = alice.join(".Bob");
     symlink(&bob, &folder_link).unwrap();
-    let (outside_before, bob_before) = (tree(outside.path()), tree(&bob));
+    let (outside_before, bob_before) = (
+        latchkey_tests::tree(outside.path()),
+        latchkey_tests::tree(&bob),
+    );
 
     let job = encrypt_mailbox(
         &app,
@@ -79,11 +58,15 @@ async fn links_out_of_the_maildir_are_left_alone_and_counted_while_real_mail_is_
         "seven messages and two links: {job}"
     );
     assert_eq!(
-        tree(outside.path()),
+        latchkey_tests::tree(outside.path()),
         outside_before,
         "the linked file is unchanged"
     );
-    assert_eq!(tree(&bob), bob_before, "bob's Maildir is unchanged");
+    assert_eq!(
+        latchkey_tests::tree(&bob),
+        bob_before,
+        "bob's Maildir is unchanged"
+    );
     assert_eq!(fs::read_link(&message_link).unwrap(), elsewhere);
     assert_eq!(fs::read_link(&folder_link).unwrap(), bob);
     check_every_message(&app, &before, |content| gpg.decrypt_in(content));
@@ -95,7 +78,7 @@ async fn a_uid_that_cannot_name_a_maildir_fails_the_job_and_changes_nothing() {
     let app = spawn_app(AppOptions::without_workers()).await;
     let bob = app.maildir("bob");
     demo_mail::write(&bob).unwrap();
-    let bob_before = tree(&bob);
+    let bob_before = latchkey_tests::tree(&bob);
     // An entry whose uid fills the template with bob's Maildir:
     // `<mail>/alice/../bob/Maildir`.
     let crafted = "alice/../bob";
@@ -138,7 +121,11 @@ async fn a_uid_that_cannot_name_a_maildir_fails_the_job_and_changes_nothing() {
         error,
         "the username \"alice/../bob\" cannot name a Maildir: it holds `/`, which would make it more than one directory; nothing was changed"
     );
-    assert_eq!(tree(&bob), bob_before, "bob's Maildir is unchanged");
+    assert_eq!(
+        latchkey_tests::tree(&bob),
+        bob_before,
+        "bob's Maildir is unchanged"
+    );
     let entry = app.directory().account_at(&account).await.unwrap().unwrap();
     assert_eq!(entry.uid, crafted);
     assert!(entry.encryption.is_none(), "no settings were stored");

@@ -249,9 +249,8 @@ mod tests {
 
     #[test]
     fn a_taken_final_name_is_never_replaced() {
-        let root = tempfile::tempdir().unwrap();
-        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
-        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let (root, path, message) = one_message();
+        let message = &message;
         let taken = root.path().join("cur/1.a.host,S=16:2,S");
         fs::write(&taken, b"someone else's").unwrap();
         let error = grow(message).commit().unwrap_err();
@@ -263,9 +262,8 @@ mod tests {
 
     #[test]
     fn a_copy_of_the_size_the_name_gives_replaces_the_original_at_once() {
-        let root = tempfile::tempdir().unwrap();
-        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
-        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let (root, path, message) = one_message();
+        let message = &message;
         let (_, staged) = message
             .stage(|_, output| output.write_all(b"PLAIN"))
             .unwrap();
@@ -314,9 +312,8 @@ mod tests {
 
     #[test]
     fn a_copy_whose_original_cannot_be_removed_is_taken_back() {
-        let root = tempfile::tempdir().unwrap();
-        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
-        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let (root, path, message) = one_message();
+        let message = &message;
         let staged = grow(message);
         // Something in the original's place that is not the file read and cannot be removed as one.
         fs::remove_file(&path).unwrap();
@@ -376,18 +373,32 @@ mod tests {
         files
     }
 
+    /// A Maildir holding one message, `plain`: the folder, its path, and
+    /// the message as listed.
+    fn one_message() -> (tempfile::TempDir, std::path::PathBuf, MessageFile) {
+        let root = tempfile::tempdir().unwrap();
+        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
+        let message = Maildir::new(root.path()).messages().unwrap().remove(0);
+        (root, path, message)
+    }
+
+    /// A file outside the Maildir, for a link to point at.
+    fn someone_elses_file() -> (tempfile::TempDir, std::path::PathBuf) {
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("secret");
+        fs::write(&target, b"someone else's").unwrap();
+        (elsewhere, target)
+    }
+
     fn displaced<T: std::fmt::Debug>(result: io::Result<T>) -> Option<Displaced> {
         Displaced::of(&result.unwrap_err())
     }
 
     #[test]
     fn a_message_swapped_for_a_link_before_staging_is_neither_read_nor_written() {
-        let root = tempfile::tempdir().unwrap();
-        let elsewhere = tempfile::tempdir().unwrap();
-        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
-        let target = elsewhere.path().join("secret");
-        fs::write(&target, b"someone else's").unwrap();
-        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let (root, path, message) = one_message();
+        let message = &message;
+        let (_elsewhere, target) = someone_elses_file();
         fs::rename(&path, root.path().join("moved-away")).unwrap();
         symlink(&target, &path).unwrap();
         let mut read = false;
@@ -405,12 +416,9 @@ mod tests {
 
     #[test]
     fn a_message_swapped_for_a_link_before_its_commit_gets_no_copy_and_the_link_stays() {
-        let root = tempfile::tempdir().unwrap();
-        let elsewhere = tempfile::tempdir().unwrap();
-        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
-        let target = elsewhere.path().join("secret");
-        fs::write(&target, b"someone else's").unwrap();
-        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let (root, path, message) = one_message();
+        let message = &message;
+        let (_elsewhere, target) = someone_elses_file();
         let staged = grow(message);
         fs::rename(&path, root.path().join("moved-away")).unwrap();
         symlink(&target, &path).unwrap();
@@ -423,9 +431,8 @@ mod tests {
 
     #[test]
     fn a_message_replaced_by_another_file_after_listing_is_left_alone() {
-        let root = tempfile::tempdir().unwrap();
-        let path = deliver(root.path(), "1.a.host", Some("S"), b"plain").unwrap();
-        let message = &Maildir::new(root.path()).messages().unwrap()[0];
+        let (root, path, message) = one_message();
+        let message = &message;
         let other = root.path().join("other");
         fs::write(&other, b"swapped in").unwrap();
         fs::rename(&other, &path).unwrap();
