@@ -90,7 +90,9 @@ pub fn tree(root: &std::path::Path) -> Vec<(std::path::PathBuf, &'static str, Ve
     while let Some(directory) = pending.pop() {
         for entry in std::fs::read_dir(&directory).expect("a readable folder") {
             let path = entry.expect("a readable entry").path();
-            let kind = std::fs::symlink_metadata(&path).expect("metadata").file_type();
+            let kind = std::fs::symlink_metadata(&path)
+                .expect("metadata")
+                .file_type();
             if kind.is_dir() {
                 pending.push(path);
             } else if kind.is_symlink() {
