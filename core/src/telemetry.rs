@@ -1,6 +1,6 @@
 //! Logs and metrics shared by both services.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use serde_json::Value;
 use std::sync::{Arc, Mutex, OnceLock};
 use tracing::Subscriber;
@@ -97,11 +97,24 @@ impl std::io::Write for Lines {
     }
 }
 
-/// The process's Prometheus recorder, installed on first use.
+/// Buckets of `latchkey_job_latency_seconds`, publish to commit: from a
+/// quick credential job to a long mailbox pass.
+const JOB_LATENCY_BUCKETS: &[f64] = &[
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0,
+];
+
+/// The process's Prometheus recorder, installed on first use. Histograms
+/// are exported as buckets, so dashboards can take quantiles across
+/// replicas.
 pub fn metrics() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
         PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("latchkey_job_latency_seconds".into()),
+                JOB_LATENCY_BUCKETS,
+            )
+            .expect("the buckets are not empty")
             .install_recorder()
             .expect("the only metrics recorder of the process installs")
     })

@@ -180,6 +180,11 @@ where
         let retries_done = retries_done(&delivery);
         let attempt = retries_done + 1;
         let outcome = process(&self.context, &envelope, attempt).await;
+        if outcome == Outcome::Done {
+            let waited = self.context.clock.now() - envelope.requested_at;
+            metrics::histogram!("latchkey_job_latency_seconds", "kind" => envelope.kind.as_str())
+                .record(waited.as_seconds_f64().max(0.0));
+        }
         metrics::counter!("latchkey_jobs_total", "kind" => envelope.kind.as_str(), "outcome" => outcome_label(&outcome)).increment(1);
         let job = envelope.job_id;
         match outcome {

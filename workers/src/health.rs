@@ -18,15 +18,15 @@ pub struct Probes {
     pub broker_connected: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
-/// The health and metrics routes.
+/// The health and metrics routes. The metrics recorder is installed here,
+/// when the worker starts, so that what it counts before the first scrape
+/// is kept.
 pub fn router(probes: Arc<Probes>) -> Router {
+    let metrics = latchkey_core::telemetry::metrics();
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
-        .route(
-            "/metrics",
-            get(|| async { latchkey_core::telemetry::metrics().render() }),
-        )
+        .route("/metrics", get(move || async move { metrics.render() }))
         .with_state(probes)
 }
 

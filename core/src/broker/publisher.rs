@@ -159,7 +159,30 @@ impl AmqpPublisher {
         Ok(())
     }
 
+    /// Publishes and waits for the broker's confirmation; every failure is
+    /// counted by kind.
     async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        headers: FieldTable,
+    ) -> Result<(), PublishError> {
+        let published = self
+            .publish_confirmed(exchange, routing_key, body, headers)
+            .await;
+        if let Err(error) = &published {
+            let kind = match error {
+                PublishError::Unreachable(_) => "unreachable",
+                PublishError::Refused(_) => "refused",
+                PublishError::Timeout => "timeout",
+            };
+            metrics::counter!("latchkey_broker_errors_total", "kind" => kind).increment(1);
+        }
+        published
+    }
+
+    async fn publish_confirmed(
         &self,
         exchange: &str,
         routing_key: &str,

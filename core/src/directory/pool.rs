@@ -151,6 +151,18 @@ impl LdapDirectory {
 
 /// Maps an LDAP error to what it means for the caller.
 pub(super) fn classify(error: LdapError) -> DirectoryError {
+    let classified = classify_only(error);
+    let kind = match &classified {
+        DirectoryError::Unavailable(_) => "unavailable",
+        DirectoryError::Conflict => "conflict",
+        DirectoryError::NoSuchEntry => "no_such_entry",
+        DirectoryError::Refused(_) => "refused",
+    };
+    metrics::counter!("latchkey_directory_errors_total", "kind" => kind).increment(1);
+    classified
+}
+
+fn classify_only(error: LdapError) -> DirectoryError {
     match error {
         LdapError::LdapResult { result } => match result.rc {
             // noSuchAttribute, constraintViolation, attributeOrValueExists, assertionFailed:

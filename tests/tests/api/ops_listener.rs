@@ -91,3 +91,28 @@ async fn the_worker_process_names_the_directory_when_it_is_down_and_nothing_more
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_worker_process_counts_a_job_done_before_the_first_scrape_with_its_latency() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let worker = app.worker_process();
+    let client = app.signed_in(ALICE).await;
+    let job = app.change_password(&client, ALICE.1, NEW_PASSWORD).await;
+    assert_eq!(app.finished_job(&client, &job).await["state"], "succeeded");
+
+    let (status, metrics) = get(&format!("{}/metrics", worker.health_address))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    let counted = metrics.lines().any(|line| {
+        line.starts_with("latchkey_jobs_total{")
+            && line.contains(r#"kind="change_password""#)
+            && line.contains(r#"outcome="done""#)
+            && line.ends_with(" 1")
+    });
+    assert!(counted, "the job is counted once:\n{metrics}");
+    assert!(
+        metrics.contains(r#"latchkey_job_latency_seconds_bucket{kind="change_password",le="#),
+        "publish to commit as a histogram:\n{metrics}"
+    );
+}

@@ -11,6 +11,7 @@
 
 mod config_keys;
 mod containers;
+mod grafana;
 mod kubernetes;
 mod openldap;
 mod rabbitmq;

@@ -113,6 +113,18 @@ pub struct BatchProgress {
 
 impl BatchProgress {
     fn count(&self, outcome: Rewritten) {
+        let skipped = match &outcome {
+            Rewritten::Encrypted => {
+                metrics::counter!("latchkey_messages_encrypted_total").increment(1);
+                None
+            }
+            Rewritten::AlreadyEncrypted(reason) => Some(reason.as_str()),
+            Rewritten::Displaced(reason) => Some(reason.as_str()),
+            Rewritten::Gone => None,
+        };
+        if let Some(reason) = skipped {
+            metrics::counter!("latchkey_messages_skipped_total", "reason" => reason).increment(1);
+        }
         match outcome {
             Rewritten::Encrypted => self.encrypted.fetch_add(1, Ordering::Relaxed),
             Rewritten::AlreadyEncrypted(reason) => {
