@@ -158,8 +158,10 @@ pub struct SecretSettings {
     pub previous_sealing_keys: Vec<SecretString>,
     /// `<id>:<base64>` key that seals secrets stored in the directory.
     pub directory_key: SecretString,
-    /// Base64 key (at least 64 bytes) that signs session cookies.
-    pub session_key: SecretString,
+    /// Base64 key (at least 64 bytes) that signs session cookies: the
+    /// gateway's alone, so the workers run without it (the gateway refuses
+    /// to start without one).
+    pub session_key: Option<SecretString>,
 }
 
 /// The HTTP gateway.
@@ -457,6 +459,9 @@ fn layered(
     Ok(builder.add_source(environment).build()?)
 }
 
+/// How to make `secrets.session_key`, said where it is missing.
+pub const SESSION_KEY_HOW: &str = "make one with: openssl rand -base64 64";
+
 const SERVICE_DN_WHAT: &str = "the DN this process binds as; each process has its own: \
     cn=latchkey-gateway,ou=services,<suffix> for the gateway, cn=latchkey-worker,... for \
     workers, cn=latchkey-delivery,... for latchkey-encrypt, cn=latchkey-admin,... for \
@@ -591,12 +596,12 @@ impl RawSettings {
                     secrets.directory_key_file,
                     KEY_HOW,
                 )?,
-                session_key: secret(
-                    "secrets.session_key",
-                    secrets.session_key,
-                    secrets.session_key_file,
-                    "make one with: openssl rand -base64 64",
-                )?,
+                session_key: match (secrets.session_key, secrets.session_key_file) {
+                    (None, None) => None,
+                    (value, file) => {
+                        Some(secret("secrets.session_key", value, file, SESSION_KEY_HOW)?)
+                    }
+                },
             },
             gateway: self.gateway,
             password_policy: self.password_policy,
@@ -685,6 +690,16 @@ mod tests {
             .to_string();
         assert!(error.contains("secrets.sealing_key_file"), "{error}");
         assert!(error.contains("openssl rand"), "{error}");
+    }
+
+    #[test]
+    fn the_session_key_may_be_left_out_where_no_session_is_signed() {
+        let pairs: Vec<_> = complete_env()
+            .into_iter()
+            .filter(|(k, _)| !k.ends_with("SESSION_KEY"))
+            .collect();
+        let settings = Settings::load(None, Some(env(&pairs))).unwrap();
+        assert!(settings.secrets.session_key.is_none());
     }
 
     #[test]

@@ -247,7 +247,6 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
             "SECRETS__DIRECTORY_KEY",
             format!("d1:{}", random_base64(32)),
         ),
-        ("SECRETS__SESSION_KEY", random_base64(64)),
         ("GATEWAY__PUBLIC_URL", address.clone()),
         (
             "MAILBOX__MAILDIR_TEMPLATE",
@@ -269,7 +268,10 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     .collect();
     let users = options.broker_users.as_ref();
     let env = with_credentials(&env, &slapd, ServiceAccount::Worker, &broker_url, users);
-    let gateway_env = with_credentials(&env, &slapd, ServiceAccount::Gateway, &broker_url, users);
+    let mut gateway_env =
+        with_credentials(&env, &slapd, ServiceAccount::Gateway, &broker_url, users);
+    // Only the gateway signs sessions: the workers run without the key.
+    gateway_env.insert("LATCHKEY__SECRETS__SESSION_KEY".into(), random_base64(64));
     let settings = Settings::load(None, Some(env.clone())).expect("test settings load");
     let gateway_settings =
         Settings::load(None, Some(gateway_env)).expect("the gateway's settings load");

@@ -54,8 +54,14 @@ impl Sessions {
     pub fn new(settings: &Settings) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let gateway = &settings.gateway;
+        let session_key = settings.secrets.session_key.as_ref().with_context(|| {
+            format!(
+                "secrets.session_key is missing: the gateway signs session cookies with it; {}",
+                latchkey_core::config::SESSION_KEY_HOW
+            )
+        })?;
         let cookie_key = STANDARD
-            .decode(settings.secrets.session_key.expose_secret().trim())
+            .decode(session_key.expose_secret().trim())
             .ok()
             .and_then(|bytes| Key::try_from(bytes.as_slice()).ok())
             .context("secrets.session_key must be base64 of at least 64 random bytes (openssl rand -base64 64)")?;
