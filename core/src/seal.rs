@@ -85,6 +85,20 @@ impl fmt::Debug for Keyring {
 }
 
 impl Keyring {
+    /// The keyring of job messages and their sealed secrets:
+    /// `secrets.sealing_key`, and the older keys it still opens.
+    pub fn for_jobs(secrets: &crate::config::SecretSettings) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        Self::from_lines(&secrets.sealing_key, &secrets.previous_sealing_keys)
+            .context("secrets.sealing_key")
+    }
+
+    /// The keyring of secrets stored in the directory (`secrets.directory_key`).
+    pub fn for_directory(secrets: &crate::config::SecretSettings) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        Self::from_lines(&secrets.directory_key, []).context("secrets.directory_key")
+    }
+
     /// Builds a keyring from the current key and any previous ones, each
     /// written as `<id>:<base64 of 32 bytes>`.
     pub fn from_lines<'a>(

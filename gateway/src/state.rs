@@ -45,13 +45,8 @@ impl<D, P> AppState<D, P> {
     ) -> anyhow::Result<Self> {
         use anyhow::Context as _;
         let sessions = Sessions::new(settings)?;
-        let keyring = Keyring::from_lines(
-            &settings.secrets.sealing_key,
-            &settings.secrets.previous_sealing_keys,
-        )
-        .context("secrets.sealing_key")?;
-        let directory_keyring = Keyring::from_lines(&settings.secrets.directory_key, [])
-            .context("secrets.directory_key")?;
+        let keyring = Keyring::for_jobs(&settings.secrets)?;
+        let directory_keyring = Keyring::for_directory(&settings.secrets)?;
         Ok(Self {
             directory,
             publisher,

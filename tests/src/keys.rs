@@ -78,16 +78,33 @@ impl GpgHome {
         subkey: Option<&str>,
         expire: &str,
     ) -> String {
+        self.generate_at(None, uid, algorithm, subkey, expire)
+    }
+
+    /// [`Self::generate`] by gpg's clock set to `faked` (seconds since the
+    /// epoch, `--faked-system-time`) if given.
+    fn generate_at(
+        &self,
+        faked: Option<&str>,
+        uid: &str,
+        algorithm: &str,
+        subkey: Option<&str>,
+        expire: &str,
+    ) -> String {
+        let gpg = || {
+            let mut command = self.gpg();
+            if let Some(faked) = faked {
+                command.args(["--faked-system-time", faked]);
+            }
+            command
+        };
         run(
-            self.gpg()
-                .args(["--quick-gen-key", uid, algorithm, "sign", expire]),
+            gpg().args(["--quick-gen-key", uid, algorithm, "sign", expire]),
             None,
         );
-        let listing = String::from_utf8(run(
-            self.gpg().args(["--with-colons", "--list-keys", uid]),
-            None,
-        ))
-        .expect("a listing");
+        let listing =
+            String::from_utf8(run(gpg().args(["--with-colons", "--list-keys", uid]), None))
+                .expect("a listing");
         let fingerprint = listing
             .lines()
             .find_map(|line| {
@@ -97,8 +114,7 @@ impl GpgHome {
             .expect("a fingerprint");
         if let Some(subkey) = subkey {
             run(
-                self.gpg()
-                    .args(["--quick-add-key", &fingerprint, subkey, "encr", expire]),
+                gpg().args(["--quick-add-key", &fingerprint, subkey, "encr", expire]),
                 None,
             );
         }
@@ -155,31 +171,13 @@ impl GpgHome {
             .expect("after 1970")
             .as_secs()
             - days_ago * 86_400;
-        let faked = then.to_string();
-        let gpg = || {
-            let mut command = self.gpg();
-            command.args(["--faked-system-time", &faked]);
-            command
-        };
-        run(
-            gpg().args(["--quick-gen-key", uid, "ed25519", "sign", expire]),
-            None,
-        );
-        let listing =
-            String::from_utf8(run(gpg().args(["--with-colons", "--list-keys", uid]), None))
-                .expect("a listing");
-        let fingerprint = listing
-            .lines()
-            .find_map(|line| {
-                line.strip_prefix("fpr:")
-                    .map(|rest| rest.trim_matches(':').to_owned())
-            })
-            .expect("a fingerprint");
-        run(
-            gpg().args(["--quick-add-key", &fingerprint, "cv25519", "encr", expire]),
-            None,
-        );
-        fingerprint
+        self.generate_at(
+            Some(&then.to_string()),
+            uid,
+            "ed25519",
+            Some("cv25519"),
+            expire,
+        )
     }
 
     /// Finds the armored OpenPGP message inside a whole mail message (a

@@ -39,13 +39,8 @@ pub struct Context<D> {
 impl<D> Context<D> {
     /// The context `settings` describe, over `directory`.
     pub fn new(settings: &Settings, directory: D, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
-        let keyring = Keyring::from_lines(
-            &settings.secrets.sealing_key,
-            &settings.secrets.previous_sealing_keys,
-        )
-        .context("secrets.sealing_key")?;
-        let directory_keyring = Keyring::from_lines(&settings.secrets.directory_key, [])
-            .context("secrets.directory_key")?;
+        let keyring = Keyring::for_jobs(&settings.secrets)?;
+        let directory_keyring = Keyring::for_directory(&settings.secrets)?;
         Ok(Self {
             directory,
             hasher: PasswordHasher::new(settings.argon2).context("argon2 settings")?,
