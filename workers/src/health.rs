@@ -18,9 +18,8 @@ pub struct Probes {
     pub broker_connected: Box<dyn Fn() -> bool + Send + Sync>,
 }
 
-/// The health and metrics routes. The metrics recorder is installed here,
-/// when the worker starts, so that what it counts before the first scrape
-/// is kept.
+/// The health and metrics routes; `/metrics` renders the recorder the
+/// worker installs when it starts.
 pub fn router(probes: Arc<Probes>) -> Router {
     let metrics = latchkey_core::telemetry::metrics();
     Router::new()

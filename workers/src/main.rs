@@ -27,6 +27,9 @@ async fn sweep_expired_app_passwords(directory: LdapDirectory, interval: std::ti
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     latchkey_core::telemetry::init_logging();
+    // Before anything is counted: what is counted before a recorder is
+    // installed is lost.
+    latchkey_core::telemetry::metrics();
     let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
     let settings = Settings::load(file.as_deref(), None)?;
     let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
