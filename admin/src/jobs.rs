@@ -68,7 +68,7 @@ impl<D: Accounts + JobStore + FailureCounts> JobRecords<D> {
             .clear_failures(&account.dn)
             .await
             .map_err(|error| self.failed(error))?;
-        tracing::info!(target: "audit", event = "lockout_lifted", uid = %uid, by = "latchkey-admin", failures = account.failures_in_a_row);
+        latchkey_core::audit!(LockoutLifted, Success, account = %account.dn, by = "latchkey-admin", failures = account.failures_in_a_row);
         Ok(account.failures_in_a_row)
     }
 

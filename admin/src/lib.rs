@@ -16,6 +16,7 @@ pub use error::{AdminError, Result};
 use cli::{Selection, Selector};
 use failed::{FailedQueue, ParkedMessage};
 use jobs::JobRecords;
+use latchkey_core::audit::{AuditEvent, AuditResult};
 use latchkey_core::config::AdminSettings;
 use latchkey_core::directory::LdapDirectory;
 use render::{JobView, ParkedView, Settled};
@@ -161,13 +162,13 @@ async fn requeue(queue: &mut FailedQueue, message: &ParkedMessage) -> Result<Set
         ));
     };
     let target = queue.requeue(message, home).await?;
-    audit("parked_message_requeued", message, Some(&target));
+    audit(AuditEvent::ParkedMessageRequeued, message, Some(&target));
     Ok(report("requeued", message, format!("back on {target}")))
 }
 
 async fn discard(queue: &mut FailedQueue, message: &ParkedMessage) -> Result<Settled> {
     queue.discard(message).await?;
-    audit("parked_message_discarded", message, None);
+    audit(AuditEvent::ParkedMessageDiscarded, message, None);
     Ok(report("discarded", message, "removed for good".into()))
 }
 
@@ -180,19 +181,19 @@ fn report(action: &'static str, message: &ParkedMessage, detail: String) -> Sett
     }
 }
 
-/// An audit line (JSON, on stderr) for a message an operator settled.
-fn audit(event: &'static str, message: &ParkedMessage, queue: Option<&str>) {
+/// The audit line for a message an operator settled.
+fn audit(event: AuditEvent, message: &ParkedMessage, queue: Option<&str>) {
     let parking = &message.parking;
     let operator = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .ok();
-    tracing::info!(
-        target: "audit",
-        event,
+    latchkey_core::audit!(
+        event = event,
+        result = AuditResult::Success,
+        account = parking.account.as_ref().map(|dn| dn.as_str()),
         message_id = %message.id,
         job = parking.job.map(|job| job.to_string()),
         kind = parking.kind.map(|kind| kind.as_str()),
-        account = parking.account.as_ref().map(|dn| dn.as_str()),
         reason = parking.reason.as_deref(),
         queue,
         operator = operator.as_deref(),

@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
-    // Audit lines and warnings only, unless RUST_LOG says otherwise; the
+    // Warnings only, unless RUST_LOG says otherwise; the
     // AMQP client's own error lines would repeat the tool's message.
-    latchkey_core::telemetry::init_logging_or("warn,lapin=off,audit=info");
+    latchkey_core::telemetry::init_logging_or("warn,lapin=off");
+    // Its standard output is the command's answer.
+    latchkey_core::telemetry::send_audit_to_stderr();
     let invocation = match cli::parse(std::env::args().skip(1)) {
         Ok(invocation) => invocation,
         Err(error) => return failed(&AdminError::from(error)),

@@ -76,6 +76,17 @@ pub struct Settings {
     pub app_passwords: AppPasswordSettings,
     /// Mailboxes and their encryption at rest.
     pub mailbox: MailboxSettings,
+    /// The audit log.
+    pub audit: AuditSettings,
+}
+
+/// The audit log (see [`crate::audit`]).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct AuditSettings {
+    /// The file this process appends its audit lines to; standard output
+    /// when unset. One file per process: lines are whole, but two
+    /// processes' lines may interleave in time order.
+    pub path: Option<PathBuf>,
 }
 
 /// Mailboxes and their encryption at rest.
@@ -330,6 +341,8 @@ struct RawSettings {
     totp: TotpSettings,
     app_passwords: AppPasswordSettings,
     mailbox: MailboxSettings,
+    #[serde(default)]
+    audit: AuditSettings,
 }
 
 const DEFAULTS: &str = include_str!("config/defaults.toml");
@@ -611,6 +624,7 @@ impl RawSettings {
             totp: self.totp,
             app_passwords: self.app_passwords,
             mailbox: self.mailbox,
+            audit: self.audit,
         })
     }
 }

@@ -3,6 +3,7 @@
 //! the adapters for the directory (LDAP) and the broker (RabbitMQ).
 
 pub mod app_password;
+pub mod audit;
 pub mod broker;
 pub mod clock;
 pub mod config;

@@ -161,6 +161,10 @@ pub fn router(state: Arc<Gateway>) -> Router {
             HeaderValue::from_static("no-referrer"),
         ))
         .layer(TraceLayer::new_for_http().make_span_with(intake::request_id::span))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state),
+            credentials::client_address::resolve::<D, P>,
+        ))
         .layer(axum::middleware::from_fn(intake::request_id::assign))
         .with_state(state)
 }

@@ -10,6 +10,9 @@ async fn main() -> anyhow::Result<()> {
     latchkey_core::telemetry::init_logging();
     let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
     let settings = Settings::load(file.as_deref(), None)?;
+    let audit = settings.audit.path.as_deref();
+    latchkey_core::telemetry::send_audit_to(audit)
+        .with_context(|| format!("opening the audit log {:?} (audit.path)", audit))?;
     let gateway = latchkey_gateway::gateway(&settings)?;
     // The workers declare the queues; the gateway's broker user may only publish.
     if let Err(error) = gateway.publisher.check_topology().await {

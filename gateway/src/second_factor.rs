@@ -89,7 +89,7 @@ impl<D: Accounts + FailureCounts, P: Send + Sync + 'static> AppState<D, P> {
             Ok(_) => self.attempt_succeeded(&attempt),
             Err(ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. }) => {
                 metrics::counter!("latchkey_failed_secrets_total").increment(1);
-                tracing::info!(target: "audit", event = "second_factor_failed", uid = %account.uid);
+                latchkey_core::audit!(SecondFactorFailed, Failure, account = %account.dn);
                 self.count_failure_in_a_row(account).await;
             }
             Err(_) => self.attempt_undecided(&attempt),

@@ -404,6 +404,11 @@ impl TestApp {
     /// Starts the real worker binary (`target/<profile>/latchkey-worker`,
     /// built by `cargo build --bins`, which `deploy/local/test` runs) for this stack.
     pub fn worker_process(&self) -> WorkerProcess {
+        self.worker_process_with(&[])
+    }
+
+    /// [`TestApp::worker_process`] with further settings (`SECTION__KEY`, value).
+    pub fn worker_process_with(&self, settings: &[(&str, String)]) -> WorkerProcess {
         let binary = built_binary("latchkey-worker");
         let logs = if std::env::var_os("TEST_LOG").is_some() {
             std::process::Stdio::inherit()
@@ -415,6 +420,11 @@ impl TestApp {
             .env_clear()
             .envs(&self.env)
             .env("LATCHKEY__WORKER__LISTEN", &listen)
+            .envs(
+                settings
+                    .iter()
+                    .map(|(key, value)| (format!("LATCHKEY__{key}"), value)),
+            )
             .stdout(std::process::Stdio::null())
             .stderr(logs)
             .spawn()

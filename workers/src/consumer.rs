@@ -1,7 +1,7 @@
 //! The consume loop: deliveries in, outcomes mapped to ack, retry or park.
 
 use crate::outcome::Outcome;
-use crate::step::{Context, Milestone, process, record};
+use crate::step::{self, Context, Milestone, process, record};
 use futures_util::StreamExt;
 use futures_util::stream::select_all;
 use lapin::message::Delivery;
@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
+use tracing::Instrument;
 
 /// The longest pause between attempts to reach the broker again.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
@@ -171,13 +172,27 @@ where
         let envelope = match Envelope::open(&self.context.keyring, &delivery.data) {
             Ok(envelope) => envelope,
             Err(error) => {
-                tracing::warn!(target: "audit", event = "job_refused", reason = %error, "a message on the job queue is not an authentic job; parking it");
+                latchkey_core::audit!(JobRefused, Refused, reason = %error, "a message on the job queue is not an authentic job; parking it");
                 let note = Parking::new(error.to_string(), self.context.clock.now(), queue, None);
                 self.park_then_settle(&delivery, note, None).await;
                 return;
             }
         };
         let retries_done = retries_done(&delivery);
+        let span = step::span(&envelope, retries_done + 1);
+        self.settle_job(queue, &delivery, envelope, retries_done)
+            .instrument(span)
+            .await;
+    }
+
+    /// Applies an authentic job and settles its delivery as the outcome asks.
+    async fn settle_job(
+        &self,
+        queue: Queue,
+        delivery: &Delivery,
+        envelope: Envelope,
+        retries_done: u32,
+    ) {
         let attempt = retries_done + 1;
         let outcome = process(&self.context, &envelope, attempt).await;
         if outcome == Outcome::Done {
@@ -188,9 +203,10 @@ where
         metrics::counter!("latchkey_jobs_total", "kind" => envelope.kind.as_str(), "outcome" => outcome_label(&outcome)).increment(1);
         let job = envelope.job_id;
         match outcome {
-            Outcome::Done | Outcome::Superseded => ack(&delivery).await,
+            Outcome::Done | Outcome::Superseded => ack(delivery).await,
             Outcome::Failed(reason) => {
-                self.record_then_ack(&delivery, job, Milestone::Failed(reason))
+                latchkey_core::audit!(JobFailed, Failure, account = %envelope.account, job = %job, kind = envelope.kind.as_str(), %reason);
+                self.record_then_ack(delivery, job, Milestone::Failed(reason))
                     .await
             }
             Outcome::Later(due) => {
@@ -204,24 +220,24 @@ where
                     .hold_until(queue, &resealed, headers, due, self.context.clock.now())
                     .await;
                 match held {
-                    Ok(()) => ack(&delivery).await,
+                    Ok(()) => ack(delivery).await,
                     Err(error) => {
                         tracing::error!(%error, "cannot put the job back on the delay queues; returning it to its queue");
-                        nack_requeue(&delivery).await;
+                        nack_requeue(delivery).await;
                     }
                 }
             }
             Outcome::Refused(reason) => {
-                tracing::warn!(target: "audit", event = "job_refused", job = %job, account = %envelope.account, %reason, "refusing the job; parking it");
+                latchkey_core::audit!(JobRefused, Refused, account = %envelope.account, job = %job, %reason, "refusing the job; parking it");
                 let reason = format!("refused: {reason}");
                 let note = self.note(reason, queue, &envelope);
-                self.park_then_settle(&delivery, note, None).await;
+                self.park_then_settle(delivery, note, None).await;
             }
             Outcome::Retry(reason) => {
                 tracing::warn!(%reason, attempt, "job failed for now");
                 match self.topology.retry_queue(queue, retries_done as usize) {
                     Some(retry_queue) => {
-                        let headers = with_retries(&delivery, attempt);
+                        let headers = with_retries(delivery, attempt);
                         let scheduled = self
                             .publisher
                             .publish_to_queue(&retry_queue, &delivery.data, headers)
@@ -229,19 +245,20 @@ where
                         match scheduled {
                             Ok(()) => {
                                 let milestone = Milestone::RetryScheduled { attempt };
-                                self.record_then_ack(&delivery, job, milestone).await;
+                                self.record_then_ack(delivery, job, milestone).await;
                             }
                             Err(error) => {
                                 tracing::error!(%error, "cannot schedule the retry; returning the job to its queue");
-                                nack_requeue(&delivery).await;
+                                nack_requeue(delivery).await;
                             }
                         }
                     }
                     None => {
                         let gave_up = Milestone::GaveUp { attempts: attempt };
                         let reason = format!("gave up after {attempt} attempts: {reason}");
+                        latchkey_core::audit!(JobFailed, Failure, account = %envelope.account, job = %job, kind = envelope.kind.as_str(), %reason);
                         let note = self.note(reason, queue, &envelope);
-                        self.park_then_settle(&delivery, note, Some((job, gave_up)))
+                        self.park_then_settle(delivery, note, Some((job, gave_up)))
                             .await;
                     }
                 }

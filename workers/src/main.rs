@@ -32,6 +32,9 @@ async fn main() -> anyhow::Result<()> {
     latchkey_core::telemetry::metrics();
     let file = std::env::var_os("LATCHKEY_CONFIG").map(std::path::PathBuf::from);
     let settings = Settings::load(file.as_deref(), None)?;
+    let audit = settings.audit.path.as_deref();
+    latchkey_core::telemetry::send_audit_to(audit)
+        .with_context(|| format!("opening the audit log {:?} (audit.path)", audit))?;
     let directory = LdapDirectory::new(&settings.ldap, settings.jobs.ttl_seconds);
     let context = Context::new(&settings, directory.clone(), Arc::new(SystemClock))?;
     let sweep_interval =

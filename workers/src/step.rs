@@ -141,11 +141,23 @@ pub async fn record<D: Directory>(
         .await
 }
 
+/// The log span of attempt `attempt` of the job in `envelope`: its ids,
+/// and the request and client it came from, for the log and the audit log.
+pub fn span(envelope: &Envelope, attempt: u32) -> tracing::Span {
+    tracing::info_span!(
+        "job",
+        job = %envelope.job_id,
+        kind = envelope.kind.as_str(),
+        request_id = envelope.request_id.as_deref(),
+        client_address = envelope.client_address.map(tracing::field::display),
+        attempt,
+    )
+}
+
 /// Runs attempt number `attempt` (from 1) of the job in `envelope`, keeping
 /// its record up to date, and says what became of it. A job whose record
 /// is missing, or names another owner or kind, is refused untouched. A
 /// scheduled job that came back before its time only waits again.
-#[tracing::instrument(skip_all, fields(job = %envelope.job_id, kind = envelope.kind.as_str(), request_id = envelope.request_id.as_deref(), attempt))]
 pub async fn process<D>(context: &Context<D>, envelope: &Envelope, attempt: u32) -> Outcome
 where
     D: Directory,

@@ -36,6 +36,10 @@ pub struct Envelope {
     /// The id the gateway made for the HTTP request that caused it (never
     /// one a client chose), for logs; none for a job a worker scheduled.
     pub request_id: Option<String>,
+    /// The address of the client that asked (as the gateway's limits
+    /// count it), for the audit log; none for a job a worker scheduled.
+    #[serde(default)]
+    pub client_address: Option<std::net::IpAddr>,
     /// The request itself.
     pub body: JobMessage,
 }
@@ -80,7 +84,16 @@ impl Envelope {
             account: body.account().clone(),
             requested_at,
             request_id,
+            client_address: None,
             body,
+        }
+    }
+
+    /// The envelope, saying the request came from `client`.
+    pub fn from_client(self, client: std::net::IpAddr) -> Self {
+        Self {
+            client_address: Some(client),
+            ..self
         }
     }
 

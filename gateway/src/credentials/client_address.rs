@@ -6,9 +6,11 @@
 
 use crate::problem::ApiError;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use ipnet::IpNet;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -92,27 +94,38 @@ fn node_address(raw: &str) -> Option<IpAddr> {
         .and_then(|(address, _)| address.parse().ok())
 }
 
-impl<D, P> FromRequestParts<Arc<AppState<D, P>>> for ClientAddress
-where
-    D: Send + Sync + 'static,
-    P: Send + Sync + 'static,
-{
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState<D, P>>,
-    ) -> Result<Self, ApiError> {
-        let ConnectInfo(peer) = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .copied()
-            .ok_or_else(|| ApiError::Internal("no peer address on the request".into()))?;
-        Ok(Self::resolve(
-            peer.ip(),
-            &parts.headers,
-            &state.credentials.trusted_proxies,
-        ))
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts.extensions.get::<Self>().copied().ok_or_else(|| {
+            ApiError::Internal("no client address: the router lacks client_address::resolve".into())
+        })
+    }
+}
+
+/// Middleware: works out the request's [`ClientAddress`] once, for the
+/// limits, the request's log span and the audit lines of what it causes.
+pub async fn resolve<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    match request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .copied()
+    {
+        Some(ConnectInfo(peer)) => {
+            let client = ClientAddress::resolve(
+                peer.ip(),
+                request.headers(),
+                &state.credentials.trusted_proxies,
+            );
+            request.extensions_mut().insert(client);
+            next.run(request).await
+        }
+        None => ApiError::Internal("no peer address on the request".into()).into_response(),
     }
 }
 

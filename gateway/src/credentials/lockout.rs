@@ -28,7 +28,7 @@ impl<D: FailureCounts, P> AppState<D, P> {
             return;
         }
         if self.credentials.lockout_after == account.failures_in_a_row + 1 {
-            tracing::warn!(target: "audit", event = "account_locked", uid = %account.uid, failures = self.credentials.lockout_after);
+            latchkey_core::audit!(AccountLocked, Success, account = %account.dn, failures = self.credentials.lockout_after);
         }
     }
 
@@ -40,7 +40,7 @@ impl<D: FailureCounts, P> AppState<D, P> {
         }
         match self.directory.clear_failures(&account.dn).await {
             Ok(()) if self.locked_out(account) => {
-                tracing::info!(target: "audit", event = "lockout_lifted", uid = %account.uid, by = "second_factor");
+                latchkey_core::audit!(LockoutLifted, Success, account = %account.dn, by = "second_factor");
             }
             Ok(()) => {}
             Err(error) => {

@@ -2,7 +2,7 @@
 //! behind a bounded queue, the failure limits (counted before any wait),
 //! the client address they count under, and the checks themselves.
 
-mod client_address;
+pub mod client_address;
 mod limits;
 mod lockout;
 mod step_up;

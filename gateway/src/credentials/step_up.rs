@@ -65,7 +65,7 @@ impl<D: Directory, P: Send + Sync + 'static> AppState<D, P> {
             self.directory
                 .reverify_session(&session.entry.id, now)
                 .await?;
-            tracing::info!(target: "audit", event = "stepped_up", uid = %account.uid);
+            latchkey_core::audit!(SteppedUp, Success, account = %account.dn);
         }
         Ok(())
     }
@@ -84,7 +84,7 @@ impl<D: Directory, P: Send + Sync + 'static> AppState<D, P> {
             .directory
             .delete_sessions_of(&account.dn, Some(&session.entry.id))
             .await?;
-        tracing::info!(target: "audit", event = "other_sessions_ended", uid = %account.uid, change, ended);
+        latchkey_core::audit!(OtherSessionsEnded, Success, account = %account.dn, change, ended);
         Ok(())
     }
 }

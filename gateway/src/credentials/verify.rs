@@ -152,7 +152,7 @@ impl<D: Accounts + FailureCounts, P> AppState<D, P> {
             }
             Ok(false) => {
                 metrics::counter!("latchkey_failed_secrets_total").increment(1);
-                tracing::info!(target: "audit", event = "password_confirmation_failed", uid = %account.uid);
+                latchkey_core::audit!(PasswordConfirmationFailed, Failure, account = %account.dn);
                 self.count_failure_in_a_row(account).await;
                 Err(ApiError::WrongPassword { field })
             }

@@ -3,9 +3,11 @@
 //! confirms; a job the broker did not take leaves no record behind.
 
 mod accepted;
+mod origin;
 pub mod request_id;
 
 pub use accepted::JobAccepted;
+pub use origin::Origin;
 pub use request_id::RequestId;
 
 use crate::problem::ApiResult;
@@ -17,11 +19,7 @@ use latchkey_core::job::{Envelope, JobMessage, JobRecord, Queue};
 impl<D: JobStore, P: Publisher> AppState<D, P> {
     /// Records `message` for the account it changes, then publishes it in a
     /// sealed envelope; 202 once the broker confirmed.
-    pub async fn enqueue(
-        &self,
-        message: JobMessage,
-        request_id: RequestId,
-    ) -> ApiResult<JobAccepted> {
+    pub async fn enqueue(&self, message: JobMessage, origin: Origin) -> ApiResult<JobAccepted> {
         let owner = message.account().clone();
         // The directory keeps whole seconds; answer with what GET will show.
         let now = self.clock.now();
@@ -31,11 +29,12 @@ impl<D: JobStore, P: Publisher> AppState<D, P> {
         let record = JobRecord::queued(message.job_id(), message.kind(), owner, total, now);
         self.directory.create_job(&record).await?;
         let queue = message.queue();
-        let envelope =
-            Envelope::new(message, now, Some(request_id.to_string())).seal(&self.keyring);
+        let envelope = Envelope::new(message, now, Some(origin.request_id.to_string()))
+            .from_client(origin.client.0)
+            .seal(&self.keyring);
         if let Err(error) = self
             .publisher
-            .publish_job(queue, &envelope, request_id.uuid())
+            .publish_job(queue, &envelope, origin.request_id.uuid())
             .await
         {
             // Not durable, so not accepted: leave no record of a job that will never run.
@@ -46,7 +45,7 @@ impl<D: JobStore, P: Publisher> AppState<D, P> {
         }
         metrics::counter!("latchkey_jobs_published_total", "kind" => record.kind.as_str())
             .increment(1);
-        tracing::info!(target: "audit", event = "job_queued", kind = record.kind.as_str(), owner = %record.owner, job = %record.id);
+        latchkey_core::audit!(JobQueued, Success, account = %record.owner, kind = record.kind.as_str(), job = %record.id);
         Ok(JobAccepted::new(record))
     }
 }

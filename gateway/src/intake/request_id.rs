@@ -82,7 +82,8 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
 }
 
 /// The log span of a request, for `TraceLayer::make_span_with`; inside
-/// [`assign`], so the ids are there.
+/// [`assign`] and `client_address::resolve`, so the ids and the client's
+/// address are there.
 pub fn span<B>(request: &axum::http::Request<B>) -> tracing::Span {
     let extensions = request.extensions();
     let client = extensions.get::<ClientRequestId>().map(|id| id.0.as_str());
@@ -92,6 +93,9 @@ pub fn span<B>(request: &axum::http::Request<B>) -> tracing::Span {
         path = request.uri().path(),
         request_id = extensions.get::<RequestId>().map(tracing::field::display),
         client_request_id = client,
+        client_address = extensions
+            .get::<crate::credentials::ClientAddress>()
+            .map(|address| tracing::field::display(address.0)),
     )
 }
 

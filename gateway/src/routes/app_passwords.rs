@@ -1,8 +1,8 @@
 //! Application passwords: create (shown once), list, revoke.
 
-use crate::credentials::{ClientAddress, StepUpProof};
+use crate::credentials::StepUpProof;
 use crate::extract::{ApiJson, OptionalJson};
-use crate::intake::{JobAccepted, RequestId};
+use crate::intake::{JobAccepted, Origin};
 use crate::problem::{ApiError, ApiResult};
 use crate::sessions::CurrentSession;
 use crate::state::AppState;
@@ -138,8 +138,7 @@ fn expiry(
 /// the job that stores its hash where the mail services check it.
 pub async fn create<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     ApiJson(body): ApiJson<NewAppPassword>,
 ) -> ApiResult<JobAccepted>
@@ -177,7 +176,7 @@ where
     if account.app_passwords.len() >= max {
         return Err(ApiError::TooManyAppPasswords(max));
     }
-    state.step_up(&session, &body.proof, client).await?;
+    state.step_up(&session, &body.proof, origin.client).await?;
 
     let secret = app_password::generate_secret();
     let job_id = JobId::new();
@@ -196,7 +195,7 @@ where
             .seal(&seal_context(job_id, "app_password"), secret.as_bytes()),
         max_per_account: max,
     });
-    let accepted = state.enqueue(message, request_id).await?;
+    let accepted = state.enqueue(message, origin).await?;
     let view = AppPasswordView {
         id,
         name: name.to_string(),
@@ -213,7 +212,7 @@ where
 /// `DELETE /api/app-passwords/{id}`: 404 for an id that is not the caller's.
 pub async fn revoke<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     Path(id): Path<String>,
 ) -> ApiResult<JobAccepted>
@@ -235,14 +234,13 @@ where
         account: account.dn.clone(),
         ids: Some(vec![id]),
     });
-    state.enqueue(message, request_id).await
+    state.enqueue(message, origin).await
 }
 
 /// `DELETE /api/app-passwords`: revokes every one, after the step-up.
 pub async fn revoke_all<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -254,13 +252,13 @@ where
     if account.app_passwords.is_empty() {
         return Err(ApiError::NothingToRevoke);
     }
-    state.step_up(&session, &proof, client).await?;
+    state.step_up(&session, &proof, origin.client).await?;
     let message = JobMessage::RevokeAppPasswords(RevokeAppPasswords {
         job_id: JobId::new(),
         account: account.dn.clone(),
         ids: None,
     });
-    state.enqueue(message, request_id).await
+    state.enqueue(message, origin).await
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Encryption at rest: choose a method and algorithm, upload public keys,
 //! and a worker encrypts the mailbox.
 
-use crate::credentials::{ClientAddress, StepUpProof};
+use crate::credentials::StepUpProof;
 use crate::extract::{ApiJson, OptionalJson};
-use crate::intake::{JobAccepted, RequestId};
+use crate::intake::{JobAccepted, Origin};
 use crate::problem::{ApiError, ApiResult};
 use crate::sessions::CurrentSession;
 use crate::state::AppState;
@@ -110,8 +110,7 @@ pub struct EncryptionRequest {
 /// settings and encrypts the mailbox.
 pub async fn set<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     ApiJson(body): ApiJson<EncryptionRequest>,
 ) -> ApiResult<JobAccepted>
@@ -146,7 +145,7 @@ where
         tokio::task::spawn_blocking(move || parse_keys(algorithm, &keys, max_keys, now))
             .await
             .expect("key checks do not panic")?;
-    state.step_up(&session, &body.proof, client).await?;
+    state.step_up(&session, &body.proof, origin.client).await?;
     let message = JobMessage::EncryptMailbox(EncryptMailbox {
         job_id: JobId::new(),
         account: account.dn.clone(),
@@ -155,8 +154,7 @@ where
         protect_subject: body.protect_subject,
         accepted_at: Some(accepted_at),
     });
-    let accepted = state.enqueue(message, request_id).await?;
-    tracing::info!(target: "audit", event = "encryption_requested", uid = %account.uid, method = method.as_str(), algorithm = algorithm.as_str());
+    let accepted = state.enqueue(message, origin).await?;
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }
 
@@ -164,8 +162,7 @@ where
 /// account's other sessions end.
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -177,12 +174,12 @@ where
     if account.encryption.is_none() {
         return Err(ApiError::EncryptionOff);
     }
-    state.step_up(&session, &proof, client).await?;
+    state.step_up(&session, &proof, origin.client).await?;
     state.end_other_sessions(&session, "encryption_off").await?;
     let message = JobMessage::DisableEncryption(DisableEncryption {
         job_id: JobId::new(),
         account: account.dn.clone(),
     });
-    let accepted = state.enqueue(message, request_id).await?;
+    let accepted = state.enqueue(message, origin).await?;
     Ok(accepted.with("notice", serde_json::json!(NOTICE)))
 }

@@ -1,8 +1,7 @@
 //! Changing the primary password.
 
-use crate::credentials::ClientAddress;
 use crate::extract::ApiJson;
-use crate::intake::{JobAccepted, RequestId};
+use crate::intake::{JobAccepted, Origin};
 use crate::problem::{ApiError, ApiResult};
 use crate::sessions::CurrentSession;
 use crate::state::AppState;
@@ -28,8 +27,7 @@ pub struct PasswordChange {
 #[tracing::instrument(skip_all, fields(uid = %session.account.uid))]
 pub async fn change<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     ApiJson(body): ApiJson<PasswordChange>,
 ) -> ApiResult<JobAccepted>
@@ -39,7 +37,7 @@ where
 {
     let account = &session.account;
     state
-        .confirm_password(account, &body.current, "current", client)
+        .confirm_password(account, &body.current, "current", origin.client)
         .await?;
     if body.current.expose_secret() == body.new.expose_secret() {
         return Err(ApiError::PasswordUnchanged);
@@ -60,7 +58,7 @@ where
         ),
         keep_session: Some(session.entry.id.clone()),
     });
-    state.enqueue(message, request_id).await
+    state.enqueue(message, origin).await
 }
 
 /// `POST /api/password/strength` body.

@@ -66,7 +66,7 @@ impl<D: SessionStore, P> AppState<D, P> {
         let session = self.sessions.mint(&account, self.clock.now());
         let ttl = u32::try_from(self.sessions.ttl.as_secs()).unwrap_or(u32::MAX);
         self.directory.create_session(&session.entry, ttl).await?;
-        tracing::info!(target: "audit", event = "signed_in", uid = %account.uid);
+        latchkey_core::audit!(SignedIn, Success, account = %account.dn);
         let csrf_token = self.sessions.csrf.token(&session.entry.id);
         let jar = self.sessions.cookie_jar(parts).add(session.cookie);
         // The CSRF token is read by script as it is: not signed.
@@ -118,7 +118,7 @@ where
         .as_ref()
         .filter(|account| state.locked_out(account) && !account.totp_enabled())
     {
-        tracing::info!(target: "audit", event = "sign_in_refused_locked", uid = %locked.uid, address = %client.0);
+        latchkey_core::audit!(SignInRefusedLocked, Refused, account = %locked.dn);
         return Err(ApiError::AccountLocked);
     }
     let matched = state
@@ -129,7 +129,12 @@ where
         Ok(true) => attempts.for_each(|attempt| state.attempt_succeeded(attempt)),
         Ok(false) => {
             metrics::counter!("latchkey_failed_secrets_total").increment(1);
-            tracing::info!(target: "audit", event = "sign_in_failed", uid = %uid, address = %client.0);
+            match &account {
+                Some(account) => {
+                    latchkey_core::audit!(SignInFailed, Failure, account = %account.dn)
+                }
+                None => latchkey_core::audit!(SignInFailed, Failure, unknown_username = %uid),
+            }
             if let Some(account) = &account {
                 state.count_failure_in_a_row(account).await;
             }
@@ -206,7 +211,7 @@ where
     P: Send + Sync + 'static,
 {
     state.directory.delete_session(&session.entry.id).await?;
-    tracing::info!(target: "audit", event = "signed_out", uid = %session.account.uid);
+    latchkey_core::audit!(SignedOut, Success, account = %session.account.dn);
     // Set outright: a signed jar would remove only the cookies it verified,
     // and the CSRF cookie is not signed.
     let jar = state

@@ -1,8 +1,8 @@
 //! Turning TOTP on and off, and regenerating recovery codes.
 
-use crate::credentials::{Attempt, ClientAddress, StepUpProof};
+use crate::credentials::{Attempt, StepUpProof};
 use crate::extract::{ApiJson, OptionalJson};
-use crate::intake::{JobAccepted, RequestId};
+use crate::intake::{JobAccepted, Origin};
 use crate::problem::{ApiError, ApiResult};
 use crate::second_factor::{SecondFactorInput, open_token, seal_token};
 use crate::sessions::CurrentSession;
@@ -104,8 +104,7 @@ pub struct ConfirmEnrolment {
 /// recovery codes are shown once, here.
 pub async fn confirm_enrolment<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     ApiJson(body): ApiJson<ConfirmEnrolment>,
 ) -> ApiResult<JobAccepted>
@@ -130,7 +129,7 @@ where
         field: "code",
         detail: error.to_string(),
     })?;
-    let attempt = Attempt::second_factor_of(account, client);
+    let attempt = Attempt::second_factor_of(account, origin.client);
     state.count_attempt(&attempt).await?;
     let now = u64::try_from(state.clock.now().unix_timestamp()).unwrap_or(0);
     let Some(step) = params.matching_step(&secret, &code, now) else {
@@ -141,7 +140,7 @@ where
         password: body.password,
         factor: SecondFactorInput::default(),
     };
-    state.step_up(&session, &proof, client).await?;
+    state.step_up(&session, &proof, origin.client).await?;
     state.end_other_sessions(&session, "totp_enabled").await?;
     let codes = RecoveryCode::generate(state.totp.recovery_codes);
     let job_id = JobId::new();
@@ -156,8 +155,7 @@ where
         sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
         mail_requires_app_password: state.totp.mail_requires_app_password,
     });
-    let accepted = state.enqueue(message, request_id).await?;
-    tracing::info!(target: "audit", event = "totp_enabled_requested", uid = %account.uid);
+    let accepted = state.enqueue(message, origin).await?;
     Ok(accepted.with("recovery_codes", shown(&codes)))
 }
 
@@ -165,8 +163,7 @@ where
 /// account's other sessions.
 pub async fn disable<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -178,22 +175,20 @@ where
     if !account.totp_enabled() {
         return Err(ApiError::TwoFactorOff);
     }
-    state.step_up(&session, &proof, client).await?;
+    state.step_up(&session, &proof, origin.client).await?;
     state.end_other_sessions(&session, "totp_disabled").await?;
     let message = JobMessage::DisableTotp(DisableTotp {
         job_id: JobId::new(),
         account: account.dn.clone(),
     });
-    tracing::info!(target: "audit", event = "totp_disable_requested", uid = %account.uid);
-    state.enqueue(message, request_id).await
+    state.enqueue(message, origin).await
 }
 
 /// `POST /api/totp/recovery-codes`: after the step-up, new recovery codes
 /// replace the old ones, shown once, here.
 pub async fn regenerate_recovery_codes<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
-    client: ClientAddress,
-    request_id: RequestId,
+    origin: Origin,
     session: CurrentSession,
     OptionalJson(proof): OptionalJson<StepUpProof>,
 ) -> ApiResult<JobAccepted>
@@ -205,7 +200,7 @@ where
     if !account.totp_enabled() {
         return Err(ApiError::TwoFactorOff);
     }
-    state.step_up(&session, &proof, client).await?;
+    state.step_up(&session, &proof, origin.client).await?;
     let codes = RecoveryCode::generate(state.totp.recovery_codes);
     let job_id = JobId::new();
     let message = JobMessage::RegenerateRecoveryCodes(RegenerateRecoveryCodes {
@@ -213,7 +208,7 @@ where
         account: account.dn.clone(),
         sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
     });
-    let accepted = state.enqueue(message, request_id).await?;
+    let accepted = state.enqueue(message, origin).await?;
     Ok(accepted.with("recovery_codes", shown(&codes)))
 }
 

@@ -84,7 +84,7 @@ impl Csrf {
         if token.is_some_and(|token| self.token_matches(session_id, token)) {
             return Ok(());
         }
-        tracing::warn!(target: "audit", event = "csrf_token_refused", path = %parts.uri.path());
+        latchkey_core::audit!(CsrfTokenRefused, Refused, path = %parts.uri.path());
         Err(ApiError::CsrfToken)
     }
 }
@@ -110,7 +110,7 @@ pub async fn refuse_cross_origin<D, P>(
             .get("sec-fetch-site")
             .is_some_and(|value| value == "cross-site");
         if foreign_origin || cross_site {
-            tracing::warn!(target: "audit", event = "cross_origin_refused", path = %request.uri().path());
+            latchkey_core::audit!(CrossOriginRefused, Refused, path = %request.uri().path());
             return ApiError::CrossOrigin.into_response();
         }
     }

@@ -162,7 +162,7 @@ where
         }
         if now - entry.seen > to_time(sessions.idle) {
             state.directory.delete_session(&entry.id).await?;
-            tracing::info!(target: "audit", event = "session_idle_expired", owner = %entry.owner);
+            latchkey_core::audit!(SessionIdleExpired, Success, account = %entry.owner);
             return Err(ApiError::SessionExpired(sessions.idle.as_secs() / 60));
         }
         if now - entry.seen >= SEEN_RESOLUTION {

@@ -7,6 +7,7 @@
 mod admin;
 mod app_password_expiry;
 mod app_passwords;
+mod audit_log;
 mod bad_input;
 mod crash_safety;
 mod delivery_filter;

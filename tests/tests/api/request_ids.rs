@@ -102,13 +102,15 @@ async fn a_client_request_id_reaches_the_log_only_as_client_request_id() {
             .collect()
     };
 
-    let change = in_request(&changed);
+    let audit = logs.audit();
     assert!(
-        change
+        audit
             .iter()
-            .any(|line| line["fields"]["event"] == "job_queued"),
-        "the queued job is logged in the change's span: {lines:#?}"
+            .any(|line| line["event"] == "job_queued" && line["request_id"] == changed.as_str()),
+        "the queued job is audited under the server's id: {audit:#?}"
     );
+    let change = in_request(&changed);
+    assert!(!change.is_empty(), "the change is logged: {lines:#?}");
     for line in change {
         let span = request_span(line).unwrap();
         assert_eq!(span["client_request_id"], chosen, "{line}");
@@ -123,7 +125,7 @@ async fn a_client_request_id_reaches_the_log_only_as_client_request_id() {
             "too long to keep: {line}"
         );
     }
-    for line in &lines {
+    for line in lines.iter().chain(&audit) {
         assert!(
             keys_holding("", line, chosen)
                 .iter()

@@ -70,7 +70,7 @@ pub async fn expire_app_password<D: Directory>(
     {
         Ok(()) => {
             let late_ms = (now - job.expires).whole_milliseconds();
-            tracing::info!(target: "audit", event = "app_password_expired", account = %job.account, id = %job.id, late_ms);
+            latchkey_core::audit!(AppPasswordExpired, Success, account = %job.account, id = %job.id, late_ms);
             Outcome::Done
         }
         Err(error) => Outcome::Retry(error.to_string()),

@@ -107,7 +107,7 @@ async fn install<D: Directory>(
         Err(error) => return Outcome::Retry(format!("checking the install: {error}")),
     };
     if still_recorded {
-        tracing::info!(target: "audit", event = "app_password_created", account = %job.account, id = %job.id, scopes = ?entry.scope.names());
+        latchkey_core::audit!(AppPasswordCreated, Success, account = %job.account, id = %job.id, scopes = ?entry.scope.names());
         return Outcome::Done;
     }
     let orphan = StoredAppPassword {
@@ -149,7 +149,7 @@ pub async fn revoke_app_passwords<D: Directory>(
         });
     match remove_all(&context.directory, &job.account, chosen).await {
         Ok(removed) => {
-            tracing::info!(target: "audit", event = "app_passwords_revoked", account = %job.account, removed);
+            latchkey_core::audit!(AppPasswordsRevoked, Success, account = %job.account, removed);
             Outcome::Done
         }
         Err(error) => Outcome::Retry(error.to_string()),
@@ -197,7 +197,7 @@ pub async fn sweep_expired<D: Directory>(
             .filter(|stored| stored.entry.expired_at(now));
         let count = remove_all(directory, &account.dn, expired).await?;
         if count > 0 {
-            tracing::info!(target: "audit", event = "app_passwords_expired", account = %account.dn, removed = count);
+            latchkey_core::audit!(AppPasswordsExpired, Success, account = %account.dn, removed = count);
         }
         removed += count;
     }

@@ -71,7 +71,7 @@ async fn end_other_sessions<D: SessionStore>(
         .await
     {
         Ok(ended) => {
-            tracing::info!(target: "audit", event = "password_changed", account = %job.account, sessions_ended = ended);
+            latchkey_core::audit!(PasswordChanged, Success, account = %job.account, sessions_ended = ended);
             Outcome::Done
         }
         // The password is in; a redelivery finds it applied and ends the sessions then.

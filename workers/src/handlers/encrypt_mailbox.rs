@@ -83,7 +83,7 @@ pub async fn encrypt_mailbox<D: Directory>(context: &Context<D>, job: &EncryptMa
 /// The job's end when the account's uid cannot name a Maildir: failed for
 /// good (the entry must change first), with the reason, and audited.
 fn unsafe_mailbox_name(job: &EncryptMailbox, error: InvalidValue) -> Outcome {
-    tracing::warn!(target: "audit", event = "mailbox_name_refused", account = %job.account, %error);
+    latchkey_core::audit!(MailboxNameRefused, Refused, account = %job.account, %error);
     Outcome::Failed(format!("{error}; nothing was changed"))
 }
 
@@ -166,7 +166,7 @@ async fn pass<D: Directory>(
     }
     report(context, job, &progress, total).await;
     let skipped = progress.skipped();
-    tracing::info!(target: "audit", event = "mailbox_encrypted", account = %job.account, messages = total, ?skipped);
+    latchkey_core::audit!(MailboxEncrypted, Success, account = %job.account, algorithm = job.algorithm.as_str(), messages = total, ?skipped);
     Outcome::Done
 }
 
@@ -265,7 +265,7 @@ pub async fn disable_encryption<D: Directory>(
             .directory
             .write_encryption(&account, None, job.job_id)
             .await?;
-        tracing::info!(target: "audit", event = "encryption_disabled", account = %job.account);
+        latchkey_core::audit!(EncryptionDisabled, Success, account = %job.account);
         Ok(Outcome::Done)
     })
     .await;

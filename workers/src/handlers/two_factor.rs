@@ -70,7 +70,7 @@ pub async fn enable_totp<D: Accounts>(context: &Context<D>, job: &EnableTotp) ->
                 mail_requires_app_password: job.mail_requires_app_password,
             };
             context.directory.write_totp(&account, change).await?;
-            tracing::info!(target: "audit", event = "totp_enabled", account = %job.account);
+            latchkey_core::audit!(TotpEnabled, Success, account = %job.account);
             Ok(Outcome::Done)
         }
     })
@@ -91,7 +91,7 @@ pub async fn disable_totp<D: Accounts>(context: &Context<D>, job: &DisableTotp) 
         // Written even when 2FA is off already, so an older enrolment retried later is superseded.
         let change = TotpChange::Disable { job: job.job_id };
         context.directory.write_totp(&account, change).await?;
-        tracing::info!(target: "audit", event = "totp_disabled", account = %job.account);
+        latchkey_core::audit!(TotpDisabled, Success, account = %job.account);
         Ok(Outcome::Done)
     })
     .await;
@@ -125,7 +125,7 @@ pub async fn regenerate_recovery_codes<D: Accounts>(
                 recovery_hashes: hashes,
             };
             context.directory.write_totp(&account, change).await?;
-            tracing::info!(target: "audit", event = "recovery_codes_replaced", account = %job.account);
+            latchkey_core::audit!(RecoveryCodesReplaced, Success, account = %job.account);
             Ok(Outcome::Done)
         }
     })
