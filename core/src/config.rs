@@ -277,7 +277,7 @@ pub struct TotpSettings {
     /// The issuer authenticator apps show next to the account.
     pub issuer: String,
     /// HMAC of new enrolments: `SHA1` (every app), `SHA256` or `SHA512`.
-    pub algorithm: crate::totp::TotpAlgorithm,
+    pub algorithm: crate::second_factor::totp::TotpAlgorithm,
     /// Digits of new enrolments: 6 or 8.
     pub digits: u8,
     /// Seconds per code.

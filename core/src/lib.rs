@@ -14,7 +14,7 @@ pub mod job;
 pub mod password;
 pub mod readiness;
 pub mod seal;
+pub mod second_factor;
 pub mod telemetry;
-pub mod totp;
 
 pub use secrecy::{ExposeSecret, SecretString};

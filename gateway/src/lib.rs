@@ -11,6 +11,7 @@ pub mod routes;
 pub mod second_factor;
 pub mod sessions;
 pub mod state;
+pub mod tokens;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -74,16 +75,16 @@ pub fn router(state: Arc<Gateway>) -> Router {
         .route("/api/account", get(routes::account::show))
         .route(
             "/api/totp/enrolment",
-            post(routes::two_factor::start_enrolment::<D, P>),
+            post(routes::second_factor::totp::start_enrolment::<D, P>),
         )
         .route(
             "/api/totp",
-            post(routes::two_factor::confirm_enrolment::<D, P>)
-                .delete(routes::two_factor::disable::<D, P>),
+            post(routes::second_factor::totp::confirm_enrolment::<D, P>)
+                .delete(routes::second_factor::totp::disable::<D, P>),
         )
         .route(
             "/api/totp/recovery-codes",
-            post(routes::two_factor::regenerate_recovery_codes::<D, P>),
+            post(routes::second_factor::recovery_codes::regenerate::<D, P>),
         )
         .route("/api/password", post(routes::password::change::<D, P>))
         .route(

@@ -60,7 +60,7 @@ where
         .route("/sign-in", get(pages::sign_in))
         .route("/account", get(pages::account::<D, P>))
         .route("/password", get(pages::password::<D, P>))
-        .route("/two-factor", get(pages::two_factor::<D, P>))
+        .route("/two-factor", get(pages::second_factor::<D, P>))
         .route("/app-passwords", get(pages::app_passwords::<D, P>))
         .route("/encryption", get(pages::encryption::<D, P>));
     for asset in ASSETS {

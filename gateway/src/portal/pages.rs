@@ -132,8 +132,8 @@ pub async fn password<D: Directory, P: Send + Sync + 'static>(
 }
 
 #[derive(Template)]
-#[template(path = "two_factor.html")]
-struct TwoFactorPage {
+#[template(path = "second_factor.html")]
+struct SecondFactorPage {
     layout: Layout,
     enabled: bool,
     password_set: bool,
@@ -142,13 +142,13 @@ struct TwoFactorPage {
 }
 
 /// `GET /two-factor`: turn 2FA on (QR code, confirm a code), or manage it.
-pub async fn two_factor<D: Directory, P: Send + Sync + 'static>(
+pub async fn second_factor<D: Directory, P: Send + Sync + 'static>(
     State(state): State<Arc<AppState<D, P>>>,
     session: Result<CurrentSession, ApiError>,
 ) -> Page {
     let session = session?;
     let account = &session.account;
-    let page = TwoFactorPage {
+    let page = SecondFactorPage {
         layout: Layout::signed_in(&state, &session, "Two-factor authentication", "two-factor"),
         enabled: account.totp_enabled(),
         password_set: account.primary_password.is_some(),

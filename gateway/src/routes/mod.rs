@@ -5,5 +5,5 @@ pub mod app_passwords;
 pub mod encryption;
 pub mod jobs;
 pub mod password;
+pub mod second_factor;
 pub mod session;
-pub mod two_factor;

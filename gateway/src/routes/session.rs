@@ -3,9 +3,10 @@
 use crate::credentials::{Attempt, ClientAddress};
 use crate::extract::ApiJson;
 use crate::problem::{ApiError, ApiResult};
-use crate::second_factor::{SecondFactorInput, open_token, seal_token};
+use crate::second_factor::SecondFactorInput;
 use crate::sessions::CurrentSession;
 use crate::state::AppState;
+use crate::tokens::{open_token, seal_token};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::http::request::Parts;

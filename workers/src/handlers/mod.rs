@@ -5,7 +5,7 @@ mod app_password_expiry;
 mod app_passwords;
 mod change_password;
 mod encrypt_mailbox;
-mod two_factor;
+mod second_factor;
 
 pub use app_password_expiry::{expire_app_password, schedule_expiry};
 pub use app_passwords::{
@@ -13,7 +13,7 @@ pub use app_passwords::{
 };
 pub use change_password::change_password;
 pub use encrypt_mailbox::{disable_encryption, encrypt_mailbox};
-pub use two_factor::{disable_totp, enable_totp, regenerate_recovery_codes};
+pub use second_factor::{disable_totp, enable_totp, regenerate_recovery_codes};
 
 use crate::outcome::Outcome;
 use latchkey_core::directory::{Account, Accounts, DirectoryError};

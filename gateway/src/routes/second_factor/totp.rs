@@ -1,21 +1,22 @@
-//! Turning TOTP on and off, and regenerating recovery codes.
+//! Turning TOTP on and off.
 
+use super::recovery_codes::{seal_codes, shown};
 use crate::credentials::{Attempt, StepUpProof};
 use crate::extract::{ApiJson, OptionalJson};
 use crate::intake::{JobAccepted, Origin};
 use crate::problem::{ApiError, ApiResult};
-use crate::second_factor::{SecondFactorInput, open_token, seal_token};
+use crate::second_factor::SecondFactorInput;
 use crate::sessions::CurrentSession;
 use crate::state::AppState;
+use crate::tokens::{open_token, seal_token};
 use axum::Json;
 use axum::extract::State;
 use latchkey_core::broker::Publisher;
 use latchkey_core::directory::Directory;
 use latchkey_core::domain::{Dn, JobId};
-use latchkey_core::job::{
-    DisableTotp, EnableTotp, JobMessage, RegenerateRecoveryCodes, seal_context,
-};
-use latchkey_core::totp::{self, RecoveryCode, TotpCode, TotpParams};
+use latchkey_core::job::{DisableTotp, EnableTotp, JobMessage, seal_context};
+use latchkey_core::second_factor::RecoveryCode;
+use latchkey_core::second_factor::totp::{self, TotpCode, TotpParams};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -184,48 +185,6 @@ where
     state.enqueue(message, origin).await
 }
 
-/// `POST /api/totp/recovery-codes`: after the step-up, new recovery codes
-/// replace the old ones, shown once, here.
-pub async fn regenerate_recovery_codes<D, P>(
-    State(state): State<Arc<AppState<D, P>>>,
-    origin: Origin,
-    session: CurrentSession,
-    OptionalJson(proof): OptionalJson<StepUpProof>,
-) -> ApiResult<JobAccepted>
-where
-    D: Directory,
-    P: Publisher,
-{
-    let account = &session.account;
-    if !account.totp_enabled() {
-        return Err(ApiError::TwoFactorOff);
-    }
-    state.step_up(&session, &proof, origin.client).await?;
-    let codes = RecoveryCode::generate(state.totp.recovery_codes);
-    let job_id = JobId::new();
-    let message = JobMessage::RegenerateRecoveryCodes(RegenerateRecoveryCodes {
-        job_id,
-        account: account.dn.clone(),
-        sealed_recovery_codes: seal_codes(&state.keyring, job_id, &codes),
-    });
-    let accepted = state.enqueue(message, origin).await?;
-    Ok(accepted.with("recovery_codes", shown(&codes)))
-}
-
 fn totp_rs_secret(base32: &str) -> ApiResult<zeroize::Zeroizing<Vec<u8>>> {
     totp::decode_base32(base32).ok_or(ApiError::InvalidEnrolmentToken)
-}
-
-fn seal_codes(
-    keyring: &latchkey_core::seal::Keyring,
-    job_id: JobId,
-    codes: &[RecoveryCode],
-) -> latchkey_core::seal::Sealed {
-    let normalised: Vec<&str> = codes.iter().map(RecoveryCode::normalised).collect();
-    let json = zeroize::Zeroizing::new(serde_json::to_vec(&normalised).expect("codes serialise"));
-    keyring.seal(&seal_context(job_id, "recovery_codes"), &json)
-}
-
-fn shown(codes: &[RecoveryCode]) -> serde_json::Value {
-    codes.iter().map(RecoveryCode::display).collect()
 }

@@ -1,9 +1,9 @@
-//! TOTP (RFC 6238) and recovery codes: parameters, secrets, codes as typed
-//! values, and the checks, with time passed in.
+//! TOTP (RFC 6238): parameters, secrets, codes as typed values, and the
+//! checks, with time passed in.
 
 use crate::config::TotpSettings;
 use base64::Engine;
-use rand::{Rng, RngCore};
+use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use thiserror::Error;
@@ -14,13 +14,6 @@ pub const SECRET_BYTES: usize = 20;
 
 /// Steps accepted on each side of the current one (clock drift, typing time).
 const SKEW: u16 = 1;
-
-/// Characters of recovery codes: lowercase letters and digits without the
-/// ones people confuse (0/o, 1/l/i).
-const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
-
-/// Characters in a recovery code, shown in groups of four.
-const RECOVERY_CHARS: usize = 12;
 
 /// The hash function of a TOTP generator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -60,9 +53,6 @@ pub enum TotpError {
     /// The stored parameters cannot be read.
     #[error("the stored TOTP parameters are unreadable")]
     BadParams,
-    /// A recovery code has the wrong shape.
-    #[error("a recovery code has {RECOVERY_CHARS} letters and digits, like abcd-efgh-jkmn")]
-    BadRecoveryCode,
 }
 
 impl TotpParams {
@@ -216,63 +206,6 @@ impl TotpCode {
     }
 }
 
-/// A single-use recovery code, normalised (lowercase, no separators).
-#[derive(Clone, PartialEq, Eq)]
-pub struct RecoveryCode(Zeroizing<String>);
-
-impl fmt::Debug for RecoveryCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RecoveryCode(..)")
-    }
-}
-
-impl RecoveryCode {
-    /// `count` fresh codes (about 59 bits each).
-    pub fn generate(count: usize) -> Vec<RecoveryCode> {
-        let mut rng = rand::rngs::OsRng;
-        (0..count)
-            .map(|_| {
-                let code: String = (0..RECOVERY_CHARS)
-                    .map(|_| {
-                        char::from(RECOVERY_ALPHABET[rng.gen_range(0..RECOVERY_ALPHABET.len())])
-                    })
-                    .collect();
-                RecoveryCode(Zeroizing::new(code))
-            })
-            .collect()
-    }
-
-    /// Parses a code as typed: case, spaces and dashes do not matter.
-    pub fn parse(raw: &str) -> Result<Self, TotpError> {
-        let code: String = raw
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .map(|c| c.to_ascii_lowercase())
-            .collect();
-        let valid =
-            code.len() == RECOVERY_CHARS && code.bytes().all(|b| RECOVERY_ALPHABET.contains(&b));
-        if !valid {
-            return Err(TotpError::BadRecoveryCode);
-        }
-        Ok(Self(Zeroizing::new(code)))
-    }
-
-    /// The normalised code, the form that is hashed.
-    pub fn normalised(&self) -> &str {
-        &self.0
-    }
-
-    /// The code as shown to people: `abcd-efgh-jkmn`.
-    pub fn display(&self) -> String {
-        self.0
-            .as_bytes()
-            .chunks(4)
-            .map(|chunk| String::from_utf8_lossy(chunk).into_owned())
-            .collect::<Vec<_>>()
-            .join("-")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -326,18 +259,6 @@ mod tests {
             TotpParams::from_stored("SHA1/7/30"),
             Err(TotpError::BadParams)
         );
-    }
-
-    #[test]
-    fn recovery_codes_parse_as_people_type_them() {
-        let code = &RecoveryCode::generate(1)[0];
-        let typed = code.display().to_uppercase().replace('-', " - ");
-        assert_eq!(&RecoveryCode::parse(&typed).unwrap(), code);
-        assert_eq!(
-            RecoveryCode::parse("abcd-efgh-jkm0"),
-            Err(TotpError::BadRecoveryCode)
-        );
-        assert_eq!(RecoveryCode::parse("abcd"), Err(TotpError::BadRecoveryCode));
     }
 
     #[test]

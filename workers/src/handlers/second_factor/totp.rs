@@ -1,25 +1,12 @@
-use super::{hash_all, on_current_account, unreadable};
+//! Turning TOTP on and off.
+
+use super::open_codes;
+use crate::handlers::{hash_all, on_current_account, unreadable};
 use crate::outcome::Outcome;
 use crate::step::Context;
 use latchkey_core::directory::{Accounts, Feature, Order, TotpChange};
-use latchkey_core::domain::JobId;
-use latchkey_core::job::{DisableTotp, EnableTotp, RegenerateRecoveryCodes, seal_context};
-use latchkey_core::seal::{Keyring, Sealed};
-use latchkey_core::totp;
-use secrecy::SecretString;
-
-/// Opens a job's sealed list of recovery codes.
-fn open_codes(
-    keyring: &Keyring,
-    job_id: JobId,
-    sealed: &Sealed,
-) -> Result<Vec<SecretString>, Outcome> {
-    let json = keyring
-        .open(&seal_context(job_id, "recovery_codes"), sealed)
-        .map_err(unreadable)?;
-    let codes: Vec<String> = serde_json::from_slice(&json).map_err(unreadable)?;
-    Ok(codes.into_iter().map(SecretString::from).collect())
-}
+use latchkey_core::job::{DisableTotp, EnableTotp, seal_context};
+use latchkey_core::second_factor::totp;
 
 /// Stores a confirmed enrolment: the secret sealed with the directory key,
 /// the parameters, the confirming step, the recovery codes' hashes, and the
@@ -93,41 +80,6 @@ pub async fn disable_totp<D: Accounts>(context: &Context<D>, job: &DisableTotp) 
         context.directory.write_totp(&account, change).await?;
         latchkey_core::audit!(TotpDisabled, Success, account = %job.account);
         Ok(Outcome::Done)
-    })
-    .await;
-    result.unwrap_or_else(|outcome| outcome)
-}
-
-/// Replaces the recovery codes with the job's new ones.
-#[tracing::instrument(skip_all, fields(account = %job.account))]
-pub async fn regenerate_recovery_codes<D: Accounts>(
-    context: &Context<D>,
-    job: &RegenerateRecoveryCodes,
-) -> Outcome {
-    let codes = match open_codes(&context.keyring, job.job_id, &job.sealed_recovery_codes) {
-        Ok(codes) => codes,
-        Err(outcome) => return outcome,
-    };
-    let hashes = hash_all(&context.hasher, codes).await;
-    let result = on_current_account(&context.directory, &job.account, |account| {
-        let hashes = &hashes;
-        async move {
-            match account.order_of(Feature::RecoveryCodes, job.job_id) {
-                Order::Older => return Ok(Outcome::Superseded),
-                Order::Applied => return Ok(Outcome::Done),
-                Order::Newer => {}
-            }
-            if !account.totp_enabled() {
-                return Ok(Outcome::Failed("two-factor authentication is off".into()));
-            }
-            let change = TotpChange::ReplaceRecoveryCodes {
-                job: job.job_id,
-                recovery_hashes: hashes,
-            };
-            context.directory.write_totp(&account, change).await?;
-            latchkey_core::audit!(RecoveryCodesReplaced, Success, account = %job.account);
-            Ok(Outcome::Done)
-        }
     })
     .await;
     result.unwrap_or_else(|outcome| outcome)

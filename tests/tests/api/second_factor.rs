@@ -221,7 +221,7 @@ async fn a_directory_dump_shows_no_totp_seed_in_the_clear() {
         "(objectClass=*)",
     )
     .await;
-    let raw = latchkey_core::totp::decode_base32(&secret).unwrap();
+    let raw = latchkey_core::second_factor::totp::decode_base32(&secret).unwrap();
     let hex: String = raw.iter().map(|byte| format!("{byte:02x}")).collect();
     for entry in &everything {
         for (attribute, values) in entry.attrs.iter() {
