@@ -1,6 +1,8 @@
 //! Application passwords: named secrets for mail clients, each limited to
 //! the services it may log in to.
 
+pub mod last_use;
+
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

@@ -32,8 +32,11 @@ pub enum AuditEvent {
     AccountLocked,
     /// A lockout ended (a sign-in with a second factor, or an operator).
     LockoutLifted,
-    /// A change ended the account's other sessions.
+    /// A change, or the owner from the list of sessions, ended the
+    /// account's other sessions.
     OtherSessionsEnded,
+    /// The owner ended one of their other sessions from the list of sessions.
+    SessionEndedByOwner,
     /// A change came without a valid CSRF token.
     CsrfTokenRefused,
     /// A change came from another site.
@@ -87,6 +90,7 @@ impl AuditEvent {
             Self::AccountLocked => "account_locked",
             Self::LockoutLifted => "lockout_lifted",
             Self::OtherSessionsEnded => "other_sessions_ended",
+            Self::SessionEndedByOwner => "session_ended_by_owner",
             Self::CsrfTokenRefused => "csrf_token_refused",
             Self::CrossOriginRefused => "cross_origin_refused",
             Self::JobQueued => "job_queued",

@@ -162,6 +162,9 @@ const then = {
   "signed-out"() {
     window.location.assign("/sign-in");
   },
+  reload() {
+    window.location.reload();
+  },
   async job(form, data) {
     const status = form.querySelector("[data-status]");
     form.reset();

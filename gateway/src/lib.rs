@@ -1,6 +1,7 @@
 //! Latchkey gateway: authenticates sessions, validates requests, records and
 //! queues jobs. Slow or retryable work never happens on the request path.
 
+pub mod advice;
 pub mod credentials;
 pub mod extract;
 pub mod intake;
@@ -72,7 +73,12 @@ pub fn router(state: Arc<Gateway>) -> Router {
             "/api/session/totp",
             post(routes::session::second_step::<D, P>),
         )
-        .route("/api/account", get(routes::account::show))
+        .route(
+            "/api/sessions",
+            get(routes::sessions::list::<D, P>).delete(routes::sessions::end_others::<D, P>),
+        )
+        .route("/api/sessions/{id}", delete(routes::sessions::end::<D, P>))
+        .route("/api/account", get(routes::account::show::<D, P>))
         .route(
             "/api/totp/enrolment",
             post(routes::second_factor::totp::start_enrolment::<D, P>),

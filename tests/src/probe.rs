@@ -4,6 +4,7 @@
 
 use latchkey_core::SecretString;
 use latchkey_core::app_password::AppPassword;
+use latchkey_core::app_password::last_use::LastBinds;
 use latchkey_core::directory::{
     Account, Accounts, AppPasswordStore, EncryptionSettings, FailureCounts, JobQuery, JobStore,
     JobUpdate, PasswordWrite, Result, SessionEntry, SessionStore, StoredAppPassword, TotpChange,
@@ -201,6 +202,10 @@ impl<D: SessionStore + Clone> SessionStore for Probe<D> {
         self.count(self.inner.session(id).await)
     }
 
+    async fn sessions_of(&self, owner: &Dn) -> Result<Vec<SessionEntry>> {
+        self.count(self.inner.sessions_of(owner).await)
+    }
+
     async fn touch_session(&self, id: &str, at: OffsetDateTime) -> Result<()> {
         self.count(self.inner.touch_session(id, at).await)
     }
@@ -237,5 +242,9 @@ impl<D: AppPasswordStore + Clone> AppPasswordStore for Probe<D> {
 
     async fn accounts_with_app_passwords(&self) -> Result<Vec<Account>> {
         self.count(self.inner.accounts_with_app_passwords().await)
+    }
+
+    async fn last_binds(&self, account: &Dn) -> Result<LastBinds> {
+        self.count(self.inner.last_binds(account).await)
     }
 }

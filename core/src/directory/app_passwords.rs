@@ -1,7 +1,9 @@
 use super::accounts::{ACCOUNT_ATTRIBUTES, account_from, one, revision_swap};
+use super::entry::{first, has_class, timestamp};
 use super::features::{Feature, record_job};
 use super::pool::classify;
 use super::{Account, AppPasswordStore, LdapDirectory, Result, StoredAppPassword};
+use crate::app_password::last_use::LastBinds;
 use crate::app_password::{AppPassword, Scope, Service};
 use crate::domain::{Dn, JobId};
 use ldap3::{LdapError, Mod, SearchEntry};
@@ -112,5 +114,38 @@ impl AppPasswordStore for LdapDirectory {
             .into_iter()
             .map(|entry| account_from(SearchEntry::construct(entry)))
             .collect())
+    }
+
+    async fn last_binds(&self, account: &Dn) -> Result<LastBinds> {
+        let mut ldap = self.conn().await?;
+        // authTimestamp is operational: it comes only when named.
+        let outcome = ldap
+            .search(
+                account.as_str(),
+                ldap3::Scope::Subtree,
+                "(objectClass=*)",
+                vec!["objectClass", "cn", "authTimestamp"],
+            )
+            .await;
+        let (entries, _) = super::pool::check(outcome.and_then(|result| result.success()))?;
+        let mut binds = LastBinds::default();
+        for entry in entries.into_iter().map(SearchEntry::construct) {
+            let at = timestamp(&entry, "authTimestamp");
+            let is_service_entry = has_class(&entry, "latchkeyServiceCredential")
+                || has_class(&entry, "applicationProcess");
+            if !is_service_entry {
+                binds.account = at;
+                continue;
+            }
+            let service = first(&entry, "cn").and_then(|cn| {
+                Service::ALL
+                    .into_iter()
+                    .find(|service| service.name().eq_ignore_ascii_case(cn))
+            });
+            if let (Some(service), Some(at)) = (service, at) {
+                binds.services.insert(service, at);
+            }
+        }
+        Ok(binds)
     }
 }

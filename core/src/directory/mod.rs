@@ -12,6 +12,7 @@ mod sessions;
 mod ttl;
 
 use crate::app_password::AppPassword;
+use crate::app_password::last_use::LastBinds;
 use crate::domain::{Dn, JobId, Uid};
 use crate::job::{JobRecord, JobState};
 use secrecy::SecretString;
@@ -317,7 +318,16 @@ pub struct SessionEntry {
     pub verified: OffsetDateTime,
     /// When the session was last used, to the minute (idle expiry).
     pub seen: OffsetDateTime,
+    /// The client address it signed in from (none for sessions stored
+    /// before addresses were).
+    pub client: Option<std::net::IpAddr>,
+    /// What it signed in with, e.g. `Firefox on Linux`: at most
+    /// [`MAX_BROWSER_CHARS`] characters, never the raw User-Agent.
+    pub browser: Option<String>,
 }
+
+/// The longest browser summary a session keeps.
+pub const MAX_BROWSER_CHARS: usize = 64;
 
 /// Reads and writes sessions; any gateway replica sees the same ones.
 pub trait SessionStore: Send + Sync + 'static {
@@ -330,6 +340,9 @@ pub trait SessionStore: Send + Sync + 'static {
 
     /// The session with this public id, if it exists and has not expired.
     fn session(&self, id: &str) -> impl Future<Output = Result<Option<SessionEntry>>> + Send;
+
+    /// Every live session of `owner`, in no particular order.
+    fn sessions_of(&self, owner: &Dn) -> impl Future<Output = Result<Vec<SessionEntry>>> + Send;
 
     /// Records that the session was used at `at`.
     fn touch_session(
@@ -397,6 +410,10 @@ pub trait AppPasswordStore: Send + Sync + 'static {
 
     /// Every account that has app passwords (for the expiry sweep).
     fn accounts_with_app_passwords(&self) -> impl Future<Output = Result<Vec<Account>>> + Send;
+
+    /// The binds slapd recorded (`authTimestamp`) on `account` and its
+    /// `cn=<service>` entries.
+    fn last_binds(&self, account: &Dn) -> impl Future<Output = Result<LastBinds>> + Send;
 }
 
 /// Everything the services need of the directory.

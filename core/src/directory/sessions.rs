@@ -1,7 +1,7 @@
 use super::entry::{first, generalized_time, timestamp};
 use super::pool::check;
 use super::ttl::refresh;
-use super::{LdapDirectory, Result, SessionEntry, SessionStore};
+use super::{LdapDirectory, MAX_BROWSER_CHARS, Result, SessionEntry, SessionStore};
 use crate::domain::Dn;
 use ldap3::{Mod, Scope, SearchEntry};
 use std::collections::HashSet;
@@ -13,6 +13,14 @@ impl LdapDirectory {
     }
 }
 
+/// The filter for `owner`'s sessions.
+fn owner_filter(owner: &Dn) -> String {
+    format!(
+        "(&(objectClass=latchkeySession)(latchkeySessionOwner={}))",
+        ldap3::ldap_escape(owner.as_str())
+    )
+}
+
 fn session_from(entry: &SearchEntry) -> Option<SessionEntry> {
     Some(SessionEntry {
         id: first(entry, "latchkeySessionId")?.to_owned(),
@@ -21,6 +29,8 @@ fn session_from(entry: &SearchEntry) -> Option<SessionEntry> {
         verified: timestamp(entry, "latchkeySessionVerified")?,
         seen: timestamp(entry, "latchkeySessionSeen")
             .or_else(|| timestamp(entry, "latchkeySessionCreated"))?,
+        client: first(entry, "latchkeySessionClient").and_then(|raw| raw.parse().ok()),
+        browser: first(entry, "latchkeySessionBrowser").map(str::to_owned),
     })
 }
 
@@ -30,7 +40,12 @@ impl SessionStore for LdapDirectory {
         let created = generalized_time(session.created);
         let verified = generalized_time(session.verified);
         let seen = generalized_time(session.seen);
-        let attributes = vec![
+        let client = session.client.map(|address| address.to_string());
+        let browser: Option<String> = session
+            .browser
+            .as_deref()
+            .map(|browser| browser.chars().take(MAX_BROWSER_CHARS).collect());
+        let mut attributes = vec![
             (
                 "objectClass",
                 HashSet::from(["latchkeySession", "dynamicObject"]),
@@ -47,6 +62,12 @@ impl SessionStore for LdapDirectory {
             ),
             ("latchkeySessionSeen", HashSet::from([seen.as_str()])),
         ];
+        if let Some(client) = &client {
+            attributes.push(("latchkeySessionClient", HashSet::from([client.as_str()])));
+        }
+        if let Some(browser) = &browser {
+            attributes.push(("latchkeySessionBrowser", HashSet::from([browser.as_str()])));
+        }
         let mut ldap = self.conn().await?;
         let added = ldap.add(dn.as_str(), attributes).await;
         check(added.and_then(|result| result.success()))?;
@@ -64,6 +85,24 @@ impl SessionStore for LdapDirectory {
             )
             .await?;
         Ok(entry.as_ref().and_then(session_from))
+    }
+
+    async fn sessions_of(&self, owner: &Dn) -> Result<Vec<SessionEntry>> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap
+            .search(
+                self.sessions.as_str(),
+                Scope::OneLevel,
+                &owner_filter(owner),
+                vec!["*"],
+            )
+            .await;
+        let (entries, _) = check(outcome.and_then(|result| result.success()))?;
+        Ok(entries
+            .into_iter()
+            .map(SearchEntry::construct)
+            .filter_map(|entry| session_from(&entry))
+            .collect())
     }
 
     async fn touch_session(&self, id: &str, at: OffsetDateTime) -> Result<()> {
@@ -95,10 +134,7 @@ impl SessionStore for LdapDirectory {
     }
 
     async fn delete_sessions_of(&self, owner: &Dn, keep: Option<&str>) -> Result<usize> {
-        let filter = format!(
-            "(&(objectClass=latchkeySession)(latchkeySessionOwner={}))",
-            ldap3::ldap_escape(owner.as_str())
-        );
+        let filter = owner_filter(owner);
         let mut ldap = self.conn().await?;
         let outcome = ldap
             .search(

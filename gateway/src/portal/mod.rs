@@ -4,6 +4,7 @@
 
 pub mod frame;
 pub mod pages;
+pub mod sessions;
 pub mod views;
 
 use crate::state::AppState;
@@ -62,7 +63,8 @@ where
         .route("/password", get(pages::password::<D, P>))
         .route("/two-factor", get(pages::second_factor::<D, P>))
         .route("/app-passwords", get(pages::app_passwords::<D, P>))
-        .route("/encryption", get(pages::encryption::<D, P>));
+        .route("/encryption", get(pages::encryption::<D, P>))
+        .route("/sessions", get(sessions::page::<D, P>));
     for asset in ASSETS {
         router = router.route(
             asset.path,

@@ -3,8 +3,9 @@
 //! API's checks, rate limits and re-authentication apply to the portal too.
 
 use super::frame::{Detour, Layout, Page, render};
-use super::views::{JobRow, KeyRow, count, when};
+use super::views::{JobRow, KeyRow, count, last_use_words, when};
 use crate::problem::ApiError;
+use crate::routes::account::AccountView;
 use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use askama::Template;
@@ -45,38 +46,36 @@ pub async fn sign_in(session: Result<CurrentSession, ApiError>, uri: Uri) -> Res
 #[template(path = "account.html")]
 struct AccountPage {
     layout: Layout,
-    uid: String,
-    mail: Option<String>,
+    overview: AccountView,
     password_changed: Option<String>,
     password_set: bool,
-    two_factor: bool,
-    recovery_codes_left: usize,
-    app_passwords: usize,
-    encryption: Option<String>,
+    /// Each app password's name and last use, in words.
+    app_password_uses: Vec<(String, String)>,
+    key_expires: Option<String>,
     jobs: Vec<JobRow>,
 }
 
-/// `GET /account`: each feature's state and the recent jobs.
+/// `GET /account`: each protection's state, the one suggestion, and the recent jobs.
 pub async fn account<D: Directory, P: Send + Sync + 'static>(
     State(state): State<Arc<AppState<D, P>>>,
     session: Result<CurrentSession, ApiError>,
 ) -> Page {
     let session = session?;
     let jobs = recent_jobs(&state, &session, None).await?;
+    let overview = crate::routes::account::overview(&state, &session.account).await?;
     let account = &session.account;
     let page = AccountPage {
         layout: Layout::signed_in(&state, &session, "Your account", "account"),
-        uid: account.uid.clone(),
-        mail: account.mail.clone(),
         password_changed: account.password_changed.map(when),
         password_set: account.primary_password.is_some(),
-        two_factor: account.totp_enabled(),
-        recovery_codes_left: account.recovery_codes.len(),
-        app_passwords: account.app_passwords.len(),
-        encryption: account
-            .encryption
-            .as_ref()
-            .map(|settings| settings.method.clone()),
+        app_password_uses: overview
+            .app_passwords
+            .items
+            .iter()
+            .map(|item| (item.name.clone(), last_use_words(&item.last_use)))
+            .collect(),
+        key_expires: overview.encryption.key_expires.map(when),
+        overview,
         jobs,
     };
     render(&page)
@@ -166,6 +165,7 @@ struct AppPasswordRow {
     created: String,
     expires: Option<String>,
     expired: bool,
+    last_used: String,
 }
 
 #[derive(Template)]
@@ -184,17 +184,18 @@ pub async fn app_passwords<D: Directory, P: Send + Sync + 'static>(
 ) -> Page {
     let session = session?;
     let now = state.clock.now();
-    let mut stored: Vec<_> = session.account.app_passwords.iter().collect();
-    stored.sort_by_key(|stored| stored.entry.created);
-    let rows = stored
+    let mut uses = crate::routes::app_passwords::with_last_use(&state, &session.account).await?;
+    uses.sort_by_key(|(entry, _)| entry.created);
+    let rows = uses
         .into_iter()
-        .map(|stored| AppPasswordRow {
-            id: stored.entry.id.to_string(),
-            name: stored.entry.name.as_str().to_owned(),
-            scopes: stored.entry.scope.names().join(", "),
-            created: when(stored.entry.created),
-            expires: stored.entry.expires.map(when),
-            expired: stored.entry.expired_at(now),
+        .map(|(entry, last_use)| AppPasswordRow {
+            id: entry.id.to_string(),
+            name: entry.name.as_str().to_owned(),
+            scopes: entry.scope.names().join(", "),
+            created: when(entry.created),
+            expires: entry.expires.map(when),
+            expired: entry.expired_at(now),
+            last_used: last_use_words(&last_use),
         })
         .collect();
     let page = AppPasswordsPage {

@@ -1,5 +1,6 @@
 //! What the pages show, in words for people: job kinds and states, dates.
 
+use latchkey_core::app_password::last_use::LastUse;
 use latchkey_core::encryption::KeySummary;
 use latchkey_core::job::{JobKind, JobRecord, JobState};
 use time::OffsetDateTime;
@@ -12,6 +13,22 @@ pub fn when(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(&format)
         .unwrap_or_else(|_| at.to_string())
+}
+
+/// An app password's last use in words: when, whether it may have been
+/// another's, or why it is not known.
+pub fn last_use_words(last_use: &LastUse) -> String {
+    match (last_use.recorded, last_use.at) {
+        (false, _) => "Not recorded (it shares your password's entry)".into(),
+        (true, None) => "Not used yet".into(),
+        (true, Some(at)) if last_use.shared => {
+            format!(
+                "{} (by it or another app password of the same service)",
+                when(at)
+            )
+        }
+        (true, Some(at)) => when(at),
+    }
 }
 
 /// A count with thousands separated, e.g. `30,000`.

@@ -8,9 +8,10 @@ use crate::sessions::CurrentSession;
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
+use latchkey_core::app_password::last_use::LastUse;
 use latchkey_core::app_password::{self, AppPassword, AppPasswordName, Scope};
 use latchkey_core::broker::Publisher;
-use latchkey_core::directory::Directory;
+use latchkey_core::directory::{Account, Directory};
 use latchkey_core::domain::JobId;
 use latchkey_core::job::{CreateAppPassword, JobMessage, RevokeAppPasswords, seal_context};
 use serde::{Deserialize, Serialize};
@@ -32,11 +33,14 @@ pub struct AppPasswordView {
     #[serde(with = "time::serde::rfc3339::option")]
     expires: Option<OffsetDateTime>,
     expired: bool,
+    /// What slapd's record of binds says about its last use.
+    last_use: LastUse,
 }
 
 impl AppPasswordView {
-    fn of(entry: &AppPassword, now: OffsetDateTime) -> Self {
+    fn of(entry: &AppPassword, last_use: LastUse, now: OffsetDateTime) -> Self {
         Self {
+            last_use,
             id: entry.id,
             name: entry.name.to_string(),
             scopes: entry.scope.names(),
@@ -57,16 +61,41 @@ pub struct AppPasswordList {
 pub async fn list<D, P>(
     State(state): State<Arc<AppState<D, P>>>,
     session: CurrentSession,
-) -> Json<AppPasswordList> {
+) -> ApiResult<Json<AppPasswordList>>
+where
+    D: Directory,
+    P: Send + Sync + 'static,
+{
     let now = state.clock.now();
-    let mut app_passwords: Vec<AppPasswordView> = session
-        .account
-        .app_passwords
-        .iter()
-        .map(|stored| AppPasswordView::of(&stored.entry, now))
+    let mut app_passwords: Vec<AppPasswordView> = with_last_use(&state, &session.account)
+        .await?
+        .into_iter()
+        .map(|(entry, last_use)| AppPasswordView::of(entry, last_use, now))
         .collect();
     app_passwords.sort_by_key(|view| view.created);
-    Json(AppPasswordList { app_passwords })
+    Ok(Json(AppPasswordList { app_passwords }))
+}
+
+/// Each app password of `account` with what slapd's record of binds
+/// (`authTimestamp`) says about its last use.
+pub async fn with_last_use<'a, D: Directory, P>(
+    state: &AppState<D, P>,
+    account: &'a Account,
+) -> ApiResult<Vec<(&'a AppPassword, LastUse)>> {
+    if account.app_passwords.is_empty() {
+        return Ok(Vec::new());
+    }
+    let binds = state.directory.last_binds(&account.dn).await?;
+    let all: Vec<&AppPassword> = account
+        .app_passwords
+        .iter()
+        .map(|stored| &stored.entry)
+        .collect();
+    let primary_opens_mail = !account.mail_requires_app_password;
+    Ok(all
+        .iter()
+        .map(|entry| (*entry, binds.last_use(entry, &all, primary_opens_mail)))
+        .collect())
 }
 
 /// `POST /api/app-passwords` body.
@@ -203,6 +232,12 @@ where
         created: now,
         expires,
         expired: false,
+        // Not used yet; whether its uses can be told apart as in the list.
+        last_use: LastUse {
+            at: None,
+            shared: false,
+            recorded: scope != Scope::All || session.account.mail_requires_app_password,
+        },
     };
     Ok(accepted
         .with("app_password", serde_json::json!(view))

@@ -7,3 +7,4 @@ pub mod jobs;
 pub mod password;
 pub mod second_factor;
 pub mod session;
+pub mod sessions;

@@ -57,14 +57,22 @@ struct Challenge {
 const CHALLENGE_CONTEXT: &str = "sign-in-challenge";
 
 impl<D: SessionStore, P> AppState<D, P> {
-    /// Starts a session for `account` and answers with its cookie.
+    /// Starts a session for `account`, signing in from `client`, and
+    /// answers with its cookie.
     async fn start_session(
         &self,
         parts: &Parts,
+        client: ClientAddress,
         account: Account,
         recovery_codes_left: Option<usize>,
     ) -> ApiResult<Response> {
-        let session = self.sessions.mint(&account, self.clock.now());
+        let user_agent = parts
+            .headers
+            .get(axum::http::header::USER_AGENT)
+            .and_then(|value| value.to_str().ok());
+        let session = self
+            .sessions
+            .mint(&account, self.clock.now(), client.0, user_agent);
         let ttl = u32::try_from(self.sessions.ttl.as_secs()).unwrap_or(u32::MAX);
         self.directory.create_session(&session.entry, ttl).await?;
         latchkey_core::audit!(SignedIn, Success, account = %account.dn);
@@ -162,7 +170,7 @@ where
         return Ok(axum::Json(body).into_response());
     }
     state.forget_failures(&account).await;
-    state.start_session(&parts, account, None).await
+    state.start_session(&parts, client, account, None).await
 }
 
 /// `POST /api/session/totp` body.
@@ -199,7 +207,9 @@ where
         .verify_second_factor(&account, &body.factor, client)
         .await?;
     state.forget_failures(&account).await;
-    state.start_session(&parts, account, Some(left)).await
+    state
+        .start_session(&parts, client, account, Some(left))
+        .await
 }
 
 /// `DELETE /api/session`: ends this session everywhere.

@@ -6,6 +6,7 @@
 //! ending it past its lifetime or idle time; [`csrf`] binds a token to each
 //! session and checks it; [`cookies`] names and scopes the two cookies.
 
+pub mod browser;
 pub mod cookies;
 pub mod csrf;
 
@@ -24,6 +25,7 @@ use latchkey_core::directory::{Account, Directory, SessionEntry};
 use rand::RngCore;
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -75,8 +77,15 @@ impl Sessions {
         })
     }
 
-    /// Mints a session for `account`, verified `now`.
-    pub fn mint(&self, account: &Account, now: OffsetDateTime) -> NewSession {
+    /// Mints a session for `account`, verified `now`, signing in from
+    /// `client` with the browser `user_agent` names (only its summary is kept).
+    pub fn mint(
+        &self,
+        account: &Account,
+        now: OffsetDateTime,
+        client: IpAddr,
+        user_agent: Option<&str>,
+    ) -> NewSession {
         let mut secret = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut secret);
         let secret = URL_SAFE_NO_PAD.encode(secret);
@@ -86,6 +95,8 @@ impl Sessions {
             created: now,
             verified: now,
             seen: now,
+            client: Some(client),
+            browser: user_agent.and_then(browser::summary),
         };
         let cookie = self.cookies.session(secret, self.cookie_max_age());
         NewSession { cookie, entry }
