@@ -36,3 +36,4 @@ mod sessions;
 mod sign_in_limits;
 mod smime_streaming;
 mod step_up;
+mod where_signed_in;
