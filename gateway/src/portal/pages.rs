@@ -195,7 +195,7 @@ pub async fn app_passwords<D: Directory, P: Send + Sync + 'static>(
             created: when(entry.created),
             expires: entry.expires.map(when),
             expired: entry.expired_at(now),
-            last_used: last_use_words(&last_use),
+            last_used: upper_first(&last_use_words(&last_use)),
         })
         .collect();
     let page = AppPasswordsPage {
@@ -252,4 +252,13 @@ pub async fn encryption<D: Directory, P: Send + Sync + 'static>(
         job,
     };
     render(&page)
+}
+
+/// `text` with its first letter in upper case, to start a table cell.
+fn upper_first(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

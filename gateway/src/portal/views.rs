@@ -19,8 +19,8 @@ pub fn when(at: OffsetDateTime) -> String {
 /// another's, or why it is not known.
 pub fn last_use_words(last_use: &LastUse) -> String {
     match (last_use.recorded, last_use.at) {
-        (false, _) => "Not recorded (it shares your password's entry)".into(),
-        (true, None) => "Not used yet".into(),
+        (false, _) => "not recorded (it shares your password's entry)".into(),
+        (true, None) => "not used yet".into(),
         (true, Some(at)) if last_use.shared => {
             format!(
                 "{} (by it or another app password of the same service)",

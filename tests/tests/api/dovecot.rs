@@ -134,3 +134,65 @@ async fn an_app_password_opens_imap_until_its_expiry_and_not_after() {
         .unwrap();
     assert_eq!(listed["app_passwords"], json!([]), "{listed}");
 }
+
+/// The app password `id` as `GET /api/app-passwords` lists it.
+async fn listed(app: &TestApp, client: &Client, id: &str) -> Value {
+    let list = app.get_json(client, "/api/app-passwords").await;
+    list["app_passwords"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|entry| entry["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is listed: {list}"))
+        .clone()
+}
+
+#[tokio::test]
+async fn an_imap_login_with_an_app_password_shows_as_its_last_use() {
+    let app = spawn_app(AppOptions::default()).await;
+    let dovecot = Dovecot::start(&app.slapd.url());
+    let client = app.signed_in(ALICE).await;
+    let (phone_id, phone) = app_password(&app, &client, "Phone", &["imap"]).await;
+    let (scanner_id, _) = app_password(&app, &client, "Scanner", &["submission"]).await;
+    // The primary password binds as the account entry: never an app password's use.
+    assert!(dovecot.imap_login("alice", ALICE.1).await);
+    let unused = listed(&app, &client, &phone_id).await["last_use"].clone();
+    assert_eq!(
+        unused,
+        json!({"at": null, "shared": false, "recorded": true}),
+        "not used yet"
+    );
+
+    let before = OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
+    assert!(dovecot.imap_login("alice", &phone).await);
+    let used = latchkey_tests::eventually("Phone's IMAP login as its last use", 10, || async {
+        let last_use = listed(&app, &client, &phone_id).await["last_use"].clone();
+        last_use["at"].is_string().then_some(last_use)
+    })
+    .await;
+    let at = OffsetDateTime::parse(used["at"].as_str().unwrap(), &Rfc3339).unwrap();
+    assert!(
+        before <= at && at <= OffsetDateTime::now_utc(),
+        "{at} is the login's time"
+    );
+    assert_eq!(
+        (used["shared"].clone(), used["recorded"].clone()),
+        (json!(false), json!(true))
+    );
+    let scanner = listed(&app, &client, &scanner_id).await;
+    assert_eq!(
+        scanner["last_use"]["at"],
+        Value::Null,
+        "the other service's entry was not bound"
+    );
+    let overview = app.get_json(&client, "/api/account").await;
+    let items = overview["app_passwords"]["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(
+        items
+            .iter()
+            .find(|item| item["id"] == phone_id.as_str())
+            .unwrap()["last_use"],
+        used
+    );
+}
