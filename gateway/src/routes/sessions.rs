@@ -52,9 +52,11 @@ pub async fn sessions_seen_by<D: Directory, P>(
     session: &CurrentSession,
 ) -> ApiResult<Vec<SessionView>> {
     let mut stored = state.directory.sessions_of(&session.account.dn).await?;
-    // The directory sweeps expired entries only now and then.
+    // The directory sweeps expired entries only now and then, and an idle
+    // one is deleted only when it comes back.
     let now = state.clock.now();
-    stored.retain(|entry| now - entry.created <= to_time(state.sessions.ttl));
+    let (ttl, idle) = (to_time(state.sessions.ttl), to_time(state.sessions.idle));
+    stored.retain(|entry| now - entry.created <= ttl && now - entry.seen <= idle);
     let view = |entry: SessionEntry| SessionView {
         current: entry.id == session.entry.id,
         last_used: if entry.id == session.entry.id {

@@ -90,6 +90,22 @@ async fn the_list_shows_each_session_with_its_address_and_browser_at_either_repl
     };
     assert_eq!(by_address("127.0.0.2")["browser"], "Firefox on Linux");
     assert_eq!(by_address("127.0.0.3")["browser"], "Chrome on Android");
+    let page = phone
+        .get(format!("{replica}/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in [
+        "Firefox on Linux",
+        "127.0.0.2",
+        "Chrome on Android",
+        "This session",
+    ] {
+        assert!(page.contains(shown), "the page shows {shown}: {page}");
+    }
     let (operator, password) = app.service();
     let stored = ldap::search(
         &app.slapd.url(),
@@ -186,4 +202,21 @@ async fn ending_sessions_needs_the_csrf_token() {
         .unwrap();
     assert_eq!(without_token.status(), 403);
     assert_eq!(sessions(&laptop).await.len(), 2, "nothing was ended");
+}
+
+#[tokio::test]
+async fn a_session_past_its_idle_time_is_not_listed() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let laptop = signed_in_from(&app.address, loopback(2), FIREFOX_ON_LINUX, ALICE).await;
+    let _phone = signed_in_from(&app.address, loopback(3), CHROME_ON_ANDROID, ALICE).await;
+    app.clock.advance(time::Duration::minutes(20));
+    assert_eq!(status(&laptop, Method::GET, "/api/account").await, 200);
+    app.clock.advance(time::Duration::minutes(20));
+    let listed = sessions(&laptop).await;
+    assert_eq!(
+        listed.len(),
+        1,
+        "the phone went unused for 40 minutes: {listed:#?}"
+    );
+    assert_eq!(listed[0]["client_address"], "127.0.0.2");
 }
