@@ -17,11 +17,13 @@ const PAGES: [(&str, &str); 6] = [
 
 #[tokio::test]
 async fn every_page_passes_the_accessibility_checker_on_a_desktop_and_a_phone() {
-    let (_app, browser) = portal(AppOptions::without_workers()).await;
+    let (app, browser) = portal(AppOptions::without_workers()).await;
     browser.visit("/sign-in").await;
     let problems = browser.accessibility_problems().await;
     assert!(problems.is_empty(), "/sign-in: {problems:#?}");
     sign_in(&browser, ALICE).await;
+    // Another session, so /sessions shows its sign-out buttons too.
+    let _elsewhere = app.signed_in(ALICE).await;
     for (width, height, device) in [(1280, 900, "desktop"), (390, 844, "phone")] {
         browser.resize(width, height).await;
         for (path, name) in PAGES {
