@@ -220,3 +220,43 @@ async fn a_session_past_its_idle_time_is_not_listed() {
     );
     assert_eq!(listed[0]["client_address"], "127.0.0.2");
 }
+
+#[tokio::test]
+async fn ending_sessions_is_audited_and_ending_this_one_signs_out() {
+    let logs = latchkey_core::telemetry::CapturedLogs::start("off");
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let laptop = signed_in_from(&app.address, loopback(2), FIREFOX_ON_LINUX, ALICE).await;
+    let phone = signed_in_from(&app.address, loopback(3), CHROME_ON_ANDROID, ALICE).await;
+    let _tablet = signed_in_from(&app.address, loopback(5), CHROME_ON_ANDROID, ALICE).await;
+    let phone_id = sessions(&phone).await[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/sessions/{phone_id}");
+    assert_eq!(status(&laptop, Method::DELETE, &path).await, 204);
+    let response = laptop
+        .request_to(Method::DELETE, "/api/sessions")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+
+    let audit = logs.audit();
+    let line = |event: &str| {
+        audit
+            .iter()
+            .find(|line| line["event"] == event)
+            .unwrap_or_else(|| panic!("a {event} line: {audit:#?}"))
+            .clone()
+    };
+    let one = line("session_ended_by_owner");
+    assert_eq!(one["account"], latchkey_tests::demo::dn("alice"));
+    assert_eq!(one["client_address"], "127.0.0.2", "who ended it");
+    let others = line("other_sessions_ended");
+    assert_eq!(others["details"]["ended"], 1, "{others}");
+
+    let laptop_id = sessions(&laptop).await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = format!("/api/sessions/{laptop_id}");
+    assert_eq!(status(&laptop, Method::DELETE, &path).await, 204);
+    assert_eq!(status(&laptop, Method::GET, "/api/account").await, 401);
+}
