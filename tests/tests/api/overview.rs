@@ -2,6 +2,7 @@
 //! suggestion where something is weak, on the API and the page alike.
 
 use latchkey_tests::demo::BOB;
+use latchkey_tests::keys::GpgHome;
 use latchkey_tests::{AppOptions, spawn_app};
 use serde_json::{Value, json};
 
@@ -65,4 +66,43 @@ async fn the_overview_suggests_the_weakest_protection_first() {
     let page = app.get(&client, "/account").await.text().await.unwrap();
     assert!(page.contains("has not been used for 90 days"), "{page}");
     assert!(page.contains("Old phone: not used yet"), "{page}");
+}
+
+#[tokio::test]
+async fn a_key_that_expires_within_30_days_is_the_suggestion_once_a_second_factor_is_on() {
+    // Made before the gateway's clock starts: a key is not valid before it exists.
+    let gpg = GpgHome::new();
+    let fingerprint = gpg.generate(
+        "Bob Builder <bob@example.org>",
+        "ed25519",
+        Some("cv25519"),
+        "20d",
+    );
+    let app = spawn_app(AppOptions::default()).await;
+    let client = app.signed_in(BOB).await;
+    let (_secret, _) = app.enable_totp(&client).await;
+    let body =
+        json!({"method": "openpgp", "algorithm": "aes-256", "keys": [gpg.export(&fingerprint)]});
+    let response = app.put(&client, "/api/encryption", body).await;
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    let accepted: Value = response.json().await.unwrap();
+    let job = accepted["job"]["id"].as_str().unwrap();
+    assert_eq!(app.finished_job(&client, job).await["state"], "succeeded");
+
+    let overview = app.get_json(&client, "/api/account").await;
+    assert_eq!(overview["encryption"]["enabled"], true);
+    assert!(
+        overview["encryption"]["key_expires"].is_string(),
+        "{overview}"
+    );
+    assert_eq!(
+        overview["suggestion"]["kind"], "replace_expiring_key",
+        "{overview}"
+    );
+    assert_eq!(overview["suggestion"]["page"], "/encryption");
+    let page = app.get(&client, "/account").await.text().await.unwrap();
+    assert!(
+        page.contains("An encryption key expires within 30 days"),
+        "{page}"
+    );
 }
