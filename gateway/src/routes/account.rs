@@ -74,7 +74,7 @@ pub struct SuggestionView {
     pub(crate) page: &'static str,
 }
 
-/// The overview of `account` at `now`.
+/// The overview of `account`, as of the gateway's clock.
 pub async fn overview<D: Directory, P>(
     state: &AppState<D, P>,
     account: &Account,

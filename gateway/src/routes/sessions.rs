@@ -8,7 +8,7 @@
 //! have. CSRF and the origin check apply as to every change.
 
 use crate::problem::{ApiError, ApiResult};
-use crate::sessions::CurrentSession;
+use crate::sessions::{CurrentSession, to_time};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
@@ -72,10 +72,6 @@ pub async fn sessions_seen_by<D: Directory, P>(
     let mut views: Vec<SessionView> = stored.into_iter().map(view).collect();
     views.sort_by_key(|view| (!view.current, std::cmp::Reverse(view.last_used)));
     Ok(views)
-}
-
-fn to_time(duration: std::time::Duration) -> time::Duration {
-    time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }
 
 /// `GET /api/sessions`.

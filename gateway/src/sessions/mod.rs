@@ -188,7 +188,8 @@ where
     }
 }
 
-fn to_time(duration: Duration) -> time::Duration {
+/// `duration` as a signed span, saturating.
+pub(crate) fn to_time(duration: Duration) -> time::Duration {
     time::Duration::try_from(duration).unwrap_or(time::Duration::MAX)
 }
 
