@@ -21,6 +21,7 @@ use latchkey_core::broker::AmqpPublisher;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
+use routes::second_factor::{passkey_sign_in, passkeys};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -71,6 +72,34 @@ pub fn router(state: Arc<Gateway>) -> Router {
         .route(
             "/api/session/totp",
             post(routes::session::second_step::<D, P>),
+        )
+        .route(
+            "/api/session/passkey",
+            post(passkey_sign_in::sign_in::<D, P>),
+        )
+        .route(
+            "/api/session/passkey/options",
+            post(passkey_sign_in::second_step_options::<D, P>),
+        )
+        .route(
+            "/api/session/passkey/options/discoverable",
+            post(passkey_sign_in::discoverable_options::<D, P>),
+        )
+        .route(
+            "/api/passkeys",
+            get(passkeys::list::<D, P>).post(passkeys::finish_registration::<D, P>),
+        )
+        .route(
+            "/api/passkeys/registration",
+            post(passkeys::start_registration::<D, P>),
+        )
+        .route(
+            "/api/passkeys/authentication",
+            post(passkeys::start_authentication::<D, P>),
+        )
+        .route(
+            "/api/passkeys/{id}",
+            delete(passkeys::remove::<D, P>).patch(passkeys::change::<D, P>),
         )
         .route("/api/account", get(routes::account::show))
         .route(

@@ -41,7 +41,7 @@ impl<D: Directory, P: Send + Sync + 'static> AppState<D, P> {
         let account = &session.account;
         let now = self.clock.now();
         let recent = now - session.entry.verified <= self.credentials.reauthentication;
-        let needs_factor = account.totp_enabled();
+        let needs_factor = account.second_factor_on();
         if !needs_factor && !proof.factor.is_empty() {
             // A code for an account without 2FA can never be right.
             return Err(ApiError::TwoFactorOff);
