@@ -3,8 +3,8 @@
 //! back, like the TOTP enrolment, so any replica finishes what another
 //! began. A token opens only for its account and purpose, and dies at its
 //! expiry; an authentication is accepted once, because using a passkey
-//! records its last use, and a ceremony started before a passkey's last use
-//! is refused for it.
+//! records its last use (a compare-and-swap of its value), and a ceremony
+//! started before a passkey's last use is refused for it.
 
 use crate::problem::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -230,7 +230,7 @@ impl<D: Accounts, P> AppState<D, P> {
         let stored = passkey_with_credential(account, result.cred_id().as_ref())
             .filter(|stored| !passwordless || stored.entry.passwordless)
             .ok_or(ApiError::PasskeyRefused)?;
-        if stored.entry.last_used.is_some_and(|used| used >= started) {
+        if stored.entry.last_used.is_some_and(|used| used > started) {
             return Err(ApiError::PasskeyAlreadyUsed);
         }
         let mut updated = stored.entry.clone();

@@ -9,6 +9,7 @@ mod accessibility;
 mod account_security;
 mod app_passwords;
 mod encryption;
+mod passkeys;
 
 use latchkey_tests::browser::Browser;
 use latchkey_tests::{AppOptions, TestApp, spawn_app};
