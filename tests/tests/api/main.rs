@@ -25,6 +25,7 @@ mod lockout;
 mod mailbox_containment;
 mod mailbox_encryption;
 mod ops_listener;
+mod passkeys;
 mod password;
 mod portal_pages;
 mod replicas;
