@@ -152,9 +152,10 @@ pub enum ApiError {
         "this account is locked after too many failed sign-ins in a row; ask your administrator to unlock it"
     )]
     AccountLocked,
-    /// The same, for an account with 2FA on: the password and a code.
+    /// The same, for an account with a second factor: the password and a
+    /// code, recovery code or passkey.
     #[error(
-        "enter your password and a code from your authenticator app again to confirm this change"
+        "enter your password again, with a code from your authenticator app or a passkey, to confirm this change"
     )]
     PasswordAndCodeRequired,
     /// There is nothing to revoke.

@@ -15,8 +15,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The proof a request may carry: `password`, and `code` or
-/// `recovery_code` when 2FA is on.
+/// The proof a request may carry: `password`, and `code`,
+/// `recovery_code` or `passkey` when a second factor is on.
 #[derive(Deserialize, Default)]
 pub struct StepUpProof {
     /// The account's primary password.
