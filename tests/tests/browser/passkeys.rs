@@ -56,6 +56,13 @@ async fn a_person_registers_a_passkey_signs_in_with_it_alone_and_removes_it() {
     let account = stored.unwrap().unwrap();
     assert_eq!(account.passkeys.len(), 1, "the job stored one passkey");
     assert!(!account.passkeys[0].entry.passwordless);
+    // A passkey is a second factor: mail clients now need app passwords.
+    let primary = account.primary_password.clone().unwrap();
+    assert!(account.mail_requires_app_password);
+    assert!(
+        !account.user_passwords.contains(&primary),
+        "the primary hash left userPassword"
+    );
     let credentials = browser.authenticator_credentials(&authenticator).await;
     assert_eq!(credentials.len(), 1, "{credentials:?}");
     assert_eq!(
@@ -121,6 +128,14 @@ async fn a_person_registers_a_passkey_signs_in_with_it_alone_and_removes_it() {
         .unwrap()
         .unwrap();
     assert!(account.passkeys.is_empty(), "the job removed it");
+    assert!(
+        !account.mail_requires_app_password,
+        "the last second factor is gone"
+    );
+    assert!(
+        account.user_passwords.contains(&primary),
+        "the primary hash is back"
+    );
 
     // The authenticator still holds it; the portal refuses it, whether
     // offered as the page loads or asked for with the button.
