@@ -1,11 +1,19 @@
 //! Passkey routes refusing what they must, each with its own problem:
 //! names, ceremony tokens of another account or past their time, answers
-//! that do not verify, a portal at an IP address. (The whole ceremony with
-//! a real authenticator is in the browser tests.)
+//! that do not verify, a portal at an IP address; and the jobs that store
+//! and remove passkeys, where an older job never undoes a newer one. (The
+//! whole ceremony with a real authenticator is in the browser tests.)
 
+use latchkey_core::directory::{Accounts, Order};
+use latchkey_core::domain::{Dn, JobId};
+use latchkey_core::job::{AddPasskey, Envelope, JobMessage, JobRecord, RemovePasskey};
+use latchkey_core::second_factor::{PasskeyName, StoredPasskey};
 use latchkey_tests::client::Client;
+use latchkey_tests::demo;
 use latchkey_tests::demo::{ALICE, BOB};
 use latchkey_tests::{AppOptions, TestApp, spawn_app};
+use latchkey_workers::Outcome;
+use latchkey_workers::step::process;
 use serde_json::{Value, json};
 
 async fn on_localhost() -> TestApp {
@@ -195,4 +203,87 @@ async fn a_portal_at_an_ip_address_offers_no_passkeys_and_says_why() {
     );
     let listed = app.get_json(&alice, "/api/passkeys").await;
     assert_eq!(listed["available"], false);
+}
+
+/// A credential as a virtual authenticator registered it: public data only.
+const CREDENTIAL: &str = r#"{"cred": {"cred_id": "ZhpQ3-ZB6ODZfQfgSH7Rc5dXKi4hfFnoVPyMjsdmS14", "cred": {"type_": "ES256", "key": {"EC_EC2": {"curve": "SECP256R1", "x": "Y22_4p-T7MascNJ4KK5uBLbD8P5FYmYTkVI4Ce8mD-0", "y": "VOhPAZKIeR4H3P-YevKHWyq6x_vMKM4fmWIipXUJS8s"}}}, "counter": 1, "transports": null, "user_verified": true, "backup_eligible": false, "backup_state": false, "registration_policy": "required", "extensions": {"cred_protect": "Ignored", "hmac_create_secret": "NotRequested", "appid": "NotRequested", "cred_props": {"Unsigned": {"rk": true}}}, "attestation": {"data": "None", "metadata": "None"}, "attestation_format": "none"}}"#;
+
+/// `message` with its record, as a gateway would have queued it.
+async fn queued(app: &TestApp, message: JobMessage) -> Envelope {
+    use latchkey_core::directory::JobStore;
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let record = JobRecord::queued(
+        message.job_id(),
+        message.kind(),
+        message.account().clone(),
+        1,
+        now,
+    );
+    app.gateway_directory().create_job(&record).await.unwrap();
+    Envelope::new(message, now, None)
+}
+
+#[tokio::test]
+async fn a_registration_retried_after_its_passkey_was_removed_never_brings_it_back() {
+    let app = spawn_app(AppOptions::without_workers()).await;
+    let context = app.context(app.directory());
+    let alice = Dn::from_directory(demo::dn("alice"));
+    let passkey = StoredPasskey {
+        id: uuid::Uuid::new_v4(),
+        name: PasskeyName::parse("Laptop").unwrap(),
+        created: time::OffsetDateTime::now_utc(),
+        last_used: None,
+        passwordless: false,
+        credential: serde_json::from_str(CREDENTIAL).unwrap(),
+    };
+    let add = queued(
+        &app,
+        JobMessage::AddPasskey(AddPasskey {
+            job_id: JobId::new(),
+            account: alice.clone(),
+            passkey: passkey.clone(),
+            mail_requires_app_password: true,
+        }),
+    )
+    .await;
+    let remove = queued(
+        &app,
+        JobMessage::RemovePasskey(RemovePasskey {
+            job_id: JobId::new(),
+            account: alice.clone(),
+            passkey_id: passkey.id,
+        }),
+    )
+    .await;
+    let passkeys = || async {
+        let account = app.directory().account_at(&alice).await.unwrap().unwrap();
+        (account.passkeys.len(), account.mail_requires_app_password)
+    };
+
+    assert_eq!(process(&context, &add, 1).await, Outcome::Done);
+    assert_eq!(passkeys().await, (1, true));
+    assert_eq!(
+        process(&context, &add, 2).await,
+        Outcome::Done,
+        "a redelivery is harmless"
+    );
+    assert_eq!(passkeys().await, (1, true), "stored once");
+    assert_eq!(process(&context, &remove, 1).await, Outcome::Done);
+    assert_eq!(passkeys().await, (0, false));
+    assert_eq!(process(&context, &add, 3).await, Outcome::Superseded);
+    assert_eq!(
+        passkeys().await,
+        (0, false),
+        "the retried registration changed nothing"
+    );
+    let account = app.directory().account_at(&alice).await.unwrap().unwrap();
+    assert_eq!(
+        account.order_of(
+            latchkey_core::directory::Feature::PasskeyRemoval,
+            remove.job_id
+        ),
+        Order::Applied
+    );
 }
