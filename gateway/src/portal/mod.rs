@@ -59,7 +59,7 @@ where
 {
     let mut router = Router::new()
         .route("/", get(pages::home))
-        .route("/sign-in", get(pages::sign_in))
+        .route("/sign-in", get(pages::sign_in::<D, P>))
         .route("/account", get(pages::account::<D, P>))
         .route("/password", get(pages::password::<D, P>))
         .route("/two-factor", get(pages::second_factor::<D, P>))

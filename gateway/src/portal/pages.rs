@@ -27,16 +27,23 @@ pub async fn home(session: Result<CurrentSession, ApiError>) -> Response {
 struct SignInPage {
     layout: Layout,
     expired: bool,
+    /// Whether to offer a sign-in with a passkey alone.
+    passkeys: bool,
 }
 
 /// `GET /sign-in`; `?expired` adds why the visitor is here again.
-pub async fn sign_in(session: Result<CurrentSession, ApiError>, uri: Uri) -> Response {
+pub async fn sign_in<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    session: Result<CurrentSession, ApiError>,
+    uri: Uri,
+) -> Response {
     if session.is_ok() {
         return Redirect::to("/account").into_response();
     }
     let page = SignInPage {
         expired: uri.query() == Some("expired"),
         layout: Layout::signed_out("Sign in", "sign-in"),
+        passkeys: state.webauthn.is_some(),
     };
     render(&page).into_response()
 }

@@ -132,6 +132,11 @@ async fn a_registration_is_refused_for_its_name_token_age_or_answer_with_a_speci
 async fn a_passkey_sign_in_needs_a_ceremony_of_ours_and_an_answer_that_verifies() {
     let app = on_localhost().await;
     let client = app.client();
+    let page = app.get(&client, "/sign-in").await.text().await.unwrap();
+    assert!(
+        page.contains(r#"autocomplete="username webauthn""#),
+        "{page}"
+    );
     let forged = json!({"token": "not-a-token", "credential": forged_assertion()});
     let response = app.post(&client, "/api/session/passkey", forged).await;
     let problem: Value = response.json().await.unwrap();
@@ -203,6 +208,17 @@ async fn a_portal_at_an_ip_address_offers_no_passkeys_and_says_why() {
     );
     let listed = app.get_json(&alice, "/api/passkeys").await;
     assert_eq!(listed["available"], false);
+    let page = app
+        .get(&app.client(), "/sign-in")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        !page.contains("passkey-sign-in"),
+        "no passkey sign-in offered"
+    );
+    assert!(!page.contains("webauthn"), "nor in the username's autofill");
 }
 
 /// A credential as a virtual authenticator registered it: public data only.
