@@ -389,6 +389,30 @@ impl TestApp {
         address
     }
 
+    /// `message` with its job record, as a gateway would have queued it:
+    /// the envelope a worker's step takes.
+    pub async fn queued(
+        &self,
+        message: latchkey_core::job::JobMessage,
+    ) -> latchkey_core::job::Envelope {
+        use latchkey_core::directory::JobStore;
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("zero nanoseconds");
+        let record = latchkey_core::job::JobRecord::queued(
+            message.job_id(),
+            message.kind(),
+            message.account().clone(),
+            1,
+            now,
+        );
+        self.gateway_directory()
+            .create_job(&record)
+            .await
+            .expect("the job record is written");
+        latchkey_core::job::Envelope::new(message, now, None)
+    }
+
     /// What a worker needs, over `directory`.
     pub fn context<D>(&self, directory: D) -> Context<D> {
         Context::new(&self.settings, directory, Arc::new(SystemClock)).expect("the test context")

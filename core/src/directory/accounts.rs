@@ -145,16 +145,10 @@ pub(super) fn flag(value: bool) -> HashSet<String> {
 }
 
 impl LdapDirectory {
-    pub(super) async fn modify(&self, dn: &Dn, mods: Vec<Mod<String>>) -> Result<()> {
-        let mut ldap = self.conn().await?;
-        let outcome = ldap.modify(dn.as_str(), mods).await;
-        check(outcome.and_then(|result| result.success())).map(drop)
-    }
-}
-
-impl Accounts for LdapDirectory {
-    async fn find_account(&self, uid: &Uid) -> Result<Option<Account>> {
-        let filter = format!("(&(objectClass=inetOrgPerson){})", uid.filter());
+    /// The one account `filter` (already escaped) matches, if exactly one
+    /// does: an ambiguous match is nobody, never a guess between two people.
+    pub(super) async fn only_account(&self, filter: &str) -> Result<Option<Account>> {
+        let filter = format!("(&(objectClass=inetOrgPerson){filter})");
         let mut ldap = self.conn().await?;
         let outcome = ldap
             .search(
@@ -165,12 +159,23 @@ impl Accounts for LdapDirectory {
             )
             .await;
         let (entries, _) = check(outcome.and_then(|result| result.success()))?;
-        // An ambiguous username matches nobody: never guess between two people.
         if entries.len() != 1 {
             return Ok(None);
         }
         let entry = SearchEntry::construct(entries.into_iter().next().expect("one entry"));
         Ok(Some(account_from(entry)))
+    }
+
+    pub(super) async fn modify(&self, dn: &Dn, mods: Vec<Mod<String>>) -> Result<()> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.modify(dn.as_str(), mods).await;
+        check(outcome.and_then(|result| result.success())).map(drop)
+    }
+}
+
+impl Accounts for LdapDirectory {
+    async fn find_account(&self, uid: &Uid) -> Result<Option<Account>> {
+        self.only_account(&uid.filter()).await
     }
 
     async fn account_at(&self, dn: &Dn) -> Result<Option<Account>> {

@@ -1,15 +1,12 @@
 //! Passkeys on the account entry: one `latchkeyPasskey` value each,
 //! registered and removed by jobs, updated by the gateway when one is used.
 
-use super::accounts::{
-    ACCOUNT_ATTRIBUTES, account_from, flag, one, primary_in_user_password, revision_swap,
-};
+use super::accounts::{flag, one, primary_in_user_password, revision_swap};
 use super::entry::all;
 use super::features::{Feature, record_job};
-use super::pool::check;
 use super::{Account, LdapDirectory, PasskeyChange, Result, StoredPasskeyValue};
 use crate::second_factor::StoredPasskey;
-use ldap3::{Mod, Scope, SearchEntry};
+use ldap3::{Mod, SearchEntry};
 
 /// The attribute holding one value per passkey.
 pub(super) const PASSKEY: &str = "latchkeyPasskey";
@@ -74,21 +71,6 @@ impl LdapDirectory {
 
     pub(super) async fn find_by_user_handle(&self, handle: uuid::Uuid) -> Result<Option<Account>> {
         // A UUID's text is hex digits and dashes: nothing to escape in a filter.
-        let filter = format!("(&(objectClass=inetOrgPerson)(entryUUID={handle}))");
-        let mut ldap = self.conn().await?;
-        let outcome = ldap
-            .search(
-                self.base.as_str(),
-                Scope::Subtree,
-                &filter,
-                ACCOUNT_ATTRIBUTES,
-            )
-            .await;
-        let (entries, _) = check(outcome.and_then(|result| result.success()))?;
-        if entries.len() != 1 {
-            return Ok(None);
-        }
-        let entry = SearchEntry::construct(entries.into_iter().next().expect("one entry"));
-        Ok(Some(account_from(entry)))
+        self.only_account(&format!("(entryUUID={handle})")).await
     }
 }

@@ -6,7 +6,7 @@
 
 use latchkey_core::directory::{Accounts, Order};
 use latchkey_core::domain::{Dn, JobId};
-use latchkey_core::job::{AddPasskey, Envelope, JobMessage, JobRecord, RemovePasskey};
+use latchkey_core::job::{AddPasskey, JobMessage, RemovePasskey};
 use latchkey_core::second_factor::{PasskeyName, StoredPasskey};
 use latchkey_tests::client::Client;
 use latchkey_tests::demo;
@@ -224,23 +224,6 @@ async fn a_portal_at_an_ip_address_offers_no_passkeys_and_says_why() {
 /// A credential as a virtual authenticator registered it: public data only.
 const CREDENTIAL: &str = r#"{"cred": {"cred_id": "ZhpQ3-ZB6ODZfQfgSH7Rc5dXKi4hfFnoVPyMjsdmS14", "cred": {"type_": "ES256", "key": {"EC_EC2": {"curve": "SECP256R1", "x": "Y22_4p-T7MascNJ4KK5uBLbD8P5FYmYTkVI4Ce8mD-0", "y": "VOhPAZKIeR4H3P-YevKHWyq6x_vMKM4fmWIipXUJS8s"}}}, "counter": 1, "transports": null, "user_verified": true, "backup_eligible": false, "backup_state": false, "registration_policy": "required", "extensions": {"cred_protect": "Ignored", "hmac_create_secret": "NotRequested", "appid": "NotRequested", "cred_props": {"Unsigned": {"rk": true}}}, "attestation": {"data": "None", "metadata": "None"}, "attestation_format": "none"}}"#;
 
-/// `message` with its record, as a gateway would have queued it.
-async fn queued(app: &TestApp, message: JobMessage) -> Envelope {
-    use latchkey_core::directory::JobStore;
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap();
-    let record = JobRecord::queued(
-        message.job_id(),
-        message.kind(),
-        message.account().clone(),
-        1,
-        now,
-    );
-    app.gateway_directory().create_job(&record).await.unwrap();
-    Envelope::new(message, now, None)
-}
-
 #[tokio::test]
 async fn a_registration_retried_after_its_passkey_was_removed_never_brings_it_back() {
     let app = spawn_app(AppOptions::without_workers()).await;
@@ -254,25 +237,21 @@ async fn a_registration_retried_after_its_passkey_was_removed_never_brings_it_ba
         passwordless: false,
         credential: serde_json::from_str(CREDENTIAL).unwrap(),
     };
-    let add = queued(
-        &app,
-        JobMessage::AddPasskey(AddPasskey {
+    let add = app
+        .queued(JobMessage::AddPasskey(AddPasskey {
             job_id: JobId::new(),
             account: alice.clone(),
             passkey: passkey.clone(),
             mail_requires_app_password: true,
-        }),
-    )
-    .await;
-    let remove = queued(
-        &app,
-        JobMessage::RemovePasskey(RemovePasskey {
+        }))
+        .await;
+    let remove = app
+        .queued(JobMessage::RemovePasskey(RemovePasskey {
             job_id: JobId::new(),
             account: alice.clone(),
             passkey_id: passkey.id,
-        }),
-    )
-    .await;
+        }))
+        .await;
     let passkeys = || async {
         let account = app.directory().account_at(&alice).await.unwrap().unwrap();
         (account.passkeys.len(), account.mail_requires_app_password)

@@ -166,10 +166,7 @@ where
 {
     let webauthn = state.relying_party()?;
     let account = &session.account;
-    let name = PasskeyName::parse(&body.name).map_err(|error| ApiError::InvalidField {
-        field: "name".into(),
-        detail: error.to_string(),
-    })?;
+    let name = parse_name(&body.name)?;
     let registration: Registration = open_token(
         &state.keyring,
         &registration_context(&account.dn),
@@ -239,10 +236,7 @@ where
     let stored = passkey_of(account, &id)?;
     let mut updated = stored.entry.clone();
     if let Some(name) = &body.name {
-        updated.name = PasskeyName::parse(name).map_err(|error| ApiError::InvalidField {
-            field: "name".into(),
-            detail: error.to_string(),
-        })?;
+        updated.name = parse_name(name)?;
     }
     if let Some(passwordless) = body.passwordless {
         if passwordless && !stored.entry.passwordless {
@@ -301,6 +295,14 @@ where
     P: Send + Sync + 'static,
 {
     Ok(Json(state.start_passkey_authentication(&session.account)?))
+}
+
+/// A passkey name as typed, or 422 saying what is wrong with it.
+fn parse_name(raw: &str) -> ApiResult<PasskeyName> {
+    PasskeyName::parse(raw).map_err(|error| ApiError::InvalidField {
+        field: "name".into(),
+        detail: error.to_string(),
+    })
 }
 
 /// The account's passkey named by the path's `id`; 404 for anything else.
