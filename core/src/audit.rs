@@ -55,6 +55,12 @@ pub enum AuditEvent {
     TotpDisabled,
     /// New recovery codes replaced the old ones.
     RecoveryCodesReplaced,
+    /// A passkey was registered.
+    PasskeyAdded,
+    /// A passkey was removed.
+    PasskeyRemoved,
+    /// A passkey was renamed, or its sign-in without a password turned on or off.
+    PasskeyChanged,
     /// An app password was created.
     AppPasswordCreated,
     /// App passwords were revoked by their owner.
@@ -100,6 +106,9 @@ impl AuditEvent {
             Self::TotpEnabled => "totp_enabled",
             Self::TotpDisabled => "totp_disabled",
             Self::RecoveryCodesReplaced => "recovery_codes_replaced",
+            Self::PasskeyAdded => "passkey_added",
+            Self::PasskeyRemoved => "passkey_removed",
+            Self::PasskeyChanged => "passkey_changed",
             Self::AppPasswordCreated => "app_password_created",
             Self::AppPasswordsRevoked => "app_passwords_revoked",
             Self::AppPasswordExpired => "app_password_expired",

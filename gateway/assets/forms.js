@@ -1,10 +1,11 @@
 // Latchkey portal: forms sent to the API, answers shown next to their fields.
 
 import { api, follow, showJobIn } from "./api.js";
+import { provePasskey } from "./passkeys.js";
 
 // ---- Errors next to their fields -------------------------------------
 
-function clearErrors(form) {
+export function clearErrors(form) {
   form.querySelectorAll(".error, [data-form-error]").forEach((node) => {
     node.textContent = "";
   });
@@ -18,7 +19,7 @@ function errorSlot(form, name) {
   return { input, slot };
 }
 
-function showError(form, field, problem) {
+export function showError(form, field, problem) {
   // The API speaks in lowercase clauses; on the page each is a sentence.
   const message = problem.charAt(0).toUpperCase() + problem.slice(1);
   const name = (field ?? "").split(/[.[]/)[0];
@@ -107,14 +108,30 @@ function proofFrom(dialog) {
       dialog.querySelector("[data-step-up-cancel]").onclick = null;
       resolve(proof);
     };
-    form.onsubmit = (event) => {
-      event.preventDefault();
+    const typed = () => {
       const proof = {};
       for (const input of form.querySelectorAll("input[name]")) {
         if (!input.closest("[hidden]") && input.value) proof[input.name] = input.value;
       }
-      finish(proof);
+      return proof;
     };
+    form.onsubmit = (event) => {
+      event.preventDefault();
+      finish(typed());
+    };
+    const passkeyButton = dialog.querySelector("[data-step-up-passkey]");
+    if (passkeyButton) {
+      passkeyButton.onclick = async () => {
+        clearErrors(dialog);
+        try {
+          const passkey = await provePasskey("/api/passkeys/authentication", {});
+          const { code: _ignored, ...proof } = typed();
+          finish({ ...proof, passkey });
+        } catch (error) {
+          showError(dialog, null, error.message);
+        }
+      };
+    }
     dialog.oncancel = () => finish(null);
     dialog.querySelector("[data-step-up-cancel]").onclick = () => finish(null);
   });
@@ -123,7 +140,7 @@ function proofFrom(dialog) {
 /** Sends a request; when the server asks for the password (and a code)
  * again, asks for them in a dialog over the page, so nothing typed in the
  * form is lost, and sends the same request again with them. */
-async function sendWithStepUp(path, method, body) {
+export async function sendWithStepUp(path, method, body) {
   let answer = await api(path, method, body);
   const dialog = document.getElementById("step-up");
   if (answer.ok || !(answer.data.type in stepUpProblems) || !dialog) return answer;
@@ -138,8 +155,8 @@ async function sendWithStepUp(path, method, body) {
     clearErrors(dialog);
     answer = await api(path, method, { ...(body ?? {}), ...proof });
     const field = answer.data.field;
-    if (answer.ok || !["password", "code", "recovery_code"].includes(field)) break;
-    showError(dialog, field === "password" ? "password" : "code", answer.data.detail);
+    if (answer.ok || !["password", "code", "recovery_code", "passkey"].includes(field)) break;
+    showError(dialog, field === "password" ? "password" : field === "passkey" ? null : "code", answer.data.detail);
   }
   dialog.close();
   return answer;
@@ -152,9 +169,14 @@ const then = {
     if (data.second_factor_required) {
       const second = document.getElementById("second-step");
       second.querySelector('[name="challenge"]').value = data.challenge;
+      const factors = data.factors ?? ["code", "recovery_code"];
+      const passkey = second.querySelector("[data-second-step-passkey]");
+      passkey.hidden = !factors.includes("passkey");
+      const codes = factors.includes("code") || factors.includes("recovery_code");
+      for (const node of second.querySelectorAll("[data-code-step]")) node.hidden = !codes;
       form.hidden = true;
       second.hidden = false;
-      second.querySelector("input:not([type=hidden])").focus();
+      (passkey.hidden ? second.querySelector("input:not([type=hidden])") : passkey).focus();
       return;
     }
     window.location.assign("/account");

@@ -4,6 +4,8 @@
 
 import { api, follow, followProgress, showJobIn } from "./api.js";
 import { keyFiles, splitKeys, submit } from "./forms.js";
+import { wirePasskeys } from "./passkey_pages.js";
+import { offerPasskeySignIn } from "./passkeys.js";
 
 // ---- Small helpers: strength meter, copy, print, key files -------------
 
@@ -114,6 +116,11 @@ document.addEventListener("change", (event) => {
 });
 
 function start() {
+  wirePasskeys();
+  const passkeySignIn = document.getElementById("passkey-sign-in");
+  if (passkeySignIn) {
+    offerPasskeySignIn(passkeySignIn, document.querySelector("#sign-in [data-form-error]"));
+  }
   document.querySelectorAll("[data-strength]").forEach(strengthMeter);
   document.querySelectorAll("[data-method-choice]").forEach((radio) => {
     if (radio.checked) offerAlgorithms(radio.form);

@@ -22,6 +22,7 @@ use latchkey_core::broker::AmqpPublisher;
 use latchkey_core::clock::{Clock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::LdapDirectory;
+use routes::second_factor::{passkey_sign_in, passkeys};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -78,6 +79,34 @@ pub fn router(state: Arc<Gateway>) -> Router {
             get(routes::sessions::list::<D, P>).delete(routes::sessions::end_others::<D, P>),
         )
         .route("/api/sessions/{id}", delete(routes::sessions::end::<D, P>))
+        .route(
+            "/api/session/passkey",
+            post(passkey_sign_in::sign_in::<D, P>),
+        )
+        .route(
+            "/api/session/passkey/options",
+            post(passkey_sign_in::second_step_options::<D, P>),
+        )
+        .route(
+            "/api/session/passkey/options/discoverable",
+            post(passkey_sign_in::discoverable_options::<D, P>),
+        )
+        .route(
+            "/api/passkeys",
+            get(passkeys::list::<D, P>).post(passkeys::finish_registration::<D, P>),
+        )
+        .route(
+            "/api/passkeys/registration",
+            post(passkeys::start_registration::<D, P>),
+        )
+        .route(
+            "/api/passkeys/authentication",
+            post(passkeys::start_authentication::<D, P>),
+        )
+        .route(
+            "/api/passkeys/{id}",
+            delete(passkeys::remove::<D, P>).patch(passkeys::change::<D, P>),
+        )
         .route("/api/account", get(routes::account::show::<D, P>))
         .route(
             "/api/totp/enrolment",

@@ -95,6 +95,39 @@ pub enum ApiError {
     /// Neither a code nor a recovery code was given.
     #[error("give a `code` from your authenticator app or a `recovery_code`")]
     SecondFactorMissing,
+    /// The deployment's `public_url` cannot be a WebAuthn relying party.
+    #[error("passkeys are not available here: the portal must be served at a host name over https")]
+    PasskeysUnavailable,
+    /// The account has no passkey to authenticate with.
+    #[error("you have no passkeys")]
+    NoPasskeys,
+    /// A passkey ceremony token that is not ours, or not for this account.
+    #[error("the passkey request is not valid; start again")]
+    InvalidPasskeyToken,
+    /// A passkey ceremony token past its time.
+    #[error(
+        "the passkey request has expired; start again and finish within {} minutes",
+        crate::second_factor::passkeys::CEREMONY_MINUTES
+    )]
+    PasskeyCeremonyExpired,
+    /// A registration response that does not verify against its ceremony.
+    #[error("the passkey's answer does not verify: {0}")]
+    PasskeyNotVerified(String),
+    /// A passkey answer that does not verify, or a passkey that may not be used so.
+    #[error("this passkey was not accepted")]
+    PasskeyRefused,
+    /// The passkey was used with this ceremony already, or by another request first.
+    #[error("this passkey answer was used already; try again")]
+    PasskeyAlreadyUsed,
+    /// The same authenticator is registered already.
+    #[error("this passkey is registered already")]
+    PasskeyAlreadyRegistered,
+    /// The passkey was used or changed by another request while this one ran.
+    #[error("the passkey changed meanwhile; reload the page and try again")]
+    PasskeyChangedMeanwhile,
+    /// The account has as many passkeys as allowed.
+    #[error("you have {0} passkeys, the most allowed; remove one first")]
+    TooManyPasskeys(usize),
     /// Two-factor authentication is on already.
     #[error("two-factor authentication is already on")]
     TwoFactorAlreadyOn,
@@ -119,9 +152,10 @@ pub enum ApiError {
         "this account is locked after too many failed sign-ins in a row; ask your administrator to unlock it"
     )]
     AccountLocked,
-    /// The same, for an account with 2FA on: the password and a code.
+    /// The same, for an account with a second factor: the password and a
+    /// code, recovery code or passkey.
     #[error(
-        "enter your password and a code from your authenticator app again to confirm this change"
+        "enter your password again, with a code from your authenticator app or a passkey, to confirm this change"
     )]
     PasswordAndCodeRequired,
     /// There is nothing to revoke.
@@ -195,7 +229,16 @@ impl ApiError {
             | ApiError::EnrolmentExpired
             | ApiError::MalformedCode { .. }
             | ApiError::SecondFactorMissing
+            | ApiError::InvalidPasskeyToken
+            | ApiError::PasskeyCeremonyExpired
+            | ApiError::PasskeyNotVerified(_)
             | ApiError::UnusableKey(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::PasskeyRefused | ApiError::PasskeyAlreadyUsed => StatusCode::FORBIDDEN,
+            ApiError::PasskeysUnavailable
+            | ApiError::NoPasskeys
+            | ApiError::PasskeyAlreadyRegistered
+            | ApiError::PasskeyChangedMeanwhile
+            | ApiError::TooManyPasskeys(_) => StatusCode::CONFLICT,
             ApiError::InvalidChallenge => StatusCode::UNAUTHORIZED,
             ApiError::WrongCode { .. } | ApiError::CodeAlreadyUsed { .. } => StatusCode::FORBIDDEN,
             ApiError::TwoFactorAlreadyOn
@@ -248,6 +291,16 @@ impl ApiError {
             ApiError::WrongCode { .. } => "wrong-code",
             ApiError::CodeAlreadyUsed { .. } => "code-already-used",
             ApiError::SecondFactorMissing => "second-factor-missing",
+            ApiError::PasskeysUnavailable => "passkeys-unavailable",
+            ApiError::NoPasskeys => "no-passkeys",
+            ApiError::InvalidPasskeyToken => "invalid-passkey-token",
+            ApiError::PasskeyCeremonyExpired => "passkey-ceremony-expired",
+            ApiError::PasskeyNotVerified(_) => "passkey-not-verified",
+            ApiError::PasskeyRefused => "passkey-refused",
+            ApiError::PasskeyAlreadyUsed => "passkey-already-used",
+            ApiError::PasskeyAlreadyRegistered => "passkey-already-registered",
+            ApiError::TooManyPasskeys(_) => "too-many-passkeys",
+            ApiError::PasskeyChangedMeanwhile => "passkey-changed-meanwhile",
             ApiError::TwoFactorAlreadyOn => "two-factor-already-on",
             ApiError::TwoFactorOff => "two-factor-off",
             ApiError::PasswordChangeRequired => "password-change-required",
@@ -274,6 +327,9 @@ impl ApiError {
             ApiError::WrongPassword { field } => Some(field),
             ApiError::InvalidEnrolmentToken | ApiError::EnrolmentExpired => Some("token"),
             ApiError::InvalidChallenge => Some("challenge"),
+            ApiError::InvalidPasskeyToken | ApiError::PasskeyCeremonyExpired => Some("token"),
+            ApiError::PasskeyNotVerified(_) => Some("credential"),
+            ApiError::PasskeyRefused | ApiError::PasskeyAlreadyUsed => Some("passkey"),
             ApiError::MalformedCode { field, .. }
             | ApiError::WrongCode { field }
             | ApiError::CodeAlreadyUsed { field } => Some(field),

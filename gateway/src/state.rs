@@ -31,6 +31,9 @@ pub struct AppState<D, P> {
     pub mailbox: MailboxSettings,
     /// Mints and resolves sessions, with their cookies and CSRF tokens.
     pub sessions: Sessions,
+    /// The WebAuthn relying party, when `gateway.public_url` allows one
+    /// (a host name, not an IP address).
+    pub webauthn: Option<webauthn_rs::Webauthn>,
     /// The time.
     pub clock: Arc<dyn Clock>,
 }
@@ -59,6 +62,7 @@ impl<D, P> AppState<D, P> {
             app_passwords: settings.app_passwords.clone(),
             mailbox: settings.mailbox.clone(),
             sessions,
+            webauthn: crate::second_factor::passkeys::relying_party(&settings.gateway.public_url),
             clock,
         })
     }

@@ -37,6 +37,10 @@ pub struct AppOptions {
     /// The broker users gateway and workers connect as; `None`: the users
     /// every test shares, made with `deploy/rabbitmq/ensure-user`.
     pub broker_users: Option<BrokerUsers>,
+    /// Serve the portal as `http://localhost:PORT` (its `public_url` and
+    /// the tests' address) instead of `127.0.0.1`: WebAuthn refuses IP
+    /// addresses as relying party ids, and localhost is a secure context.
+    pub on_localhost: bool,
 }
 
 /// The broker users of a stack: `(name, password)` of the gateway's and of
@@ -62,6 +66,7 @@ impl Default for AppOptions {
             // A test's queues vanish a minute after it stops using them.
             queue_expires_ms: Some(60_000),
             broker_users: None,
+            on_localhost: false,
         }
     }
 }
@@ -224,7 +229,11 @@ pub async fn spawn_app(options: AppOptions) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port for the gateway");
-    let address = format!("http://{}", listener.local_addr().expect("bound"));
+    let bound = listener.local_addr().expect("bound");
+    let address = match options.on_localhost {
+        true => format!("http://localhost:{}", bound.port()),
+        false => format!("http://{bound}"),
+    };
     let ops_listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a port for the gateway's operators' listener");
@@ -378,6 +387,30 @@ impl TestApp {
             std::future::pending(),
         ));
         address
+    }
+
+    /// `message` with its job record, as a gateway would have queued it:
+    /// the envelope a worker's step takes.
+    pub async fn queued(
+        &self,
+        message: latchkey_core::job::JobMessage,
+    ) -> latchkey_core::job::Envelope {
+        use latchkey_core::directory::JobStore;
+        let now = time::OffsetDateTime::now_utc()
+            .replace_nanosecond(0)
+            .expect("zero nanoseconds");
+        let record = latchkey_core::job::JobRecord::queued(
+            message.job_id(),
+            message.kind(),
+            message.account().clone(),
+            1,
+            now,
+        );
+        self.gateway_directory()
+            .create_job(&record)
+            .await
+            .expect("the job record is written");
+        latchkey_core::job::Envelope::new(message, now, None)
     }
 
     /// What a worker needs, over `directory`.

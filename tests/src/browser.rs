@@ -227,3 +227,70 @@ impl Browser {
 fn axe_path() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("browser/node_modules/axe-core/axe.min.js")
 }
+
+/// A WebDriver extension command of the WebAuthn spec (§11.x): `path`
+/// under the session, with `body` (none for DELETE).
+#[derive(Debug)]
+struct WebAuthnCommand {
+    method: http::Method,
+    path: String,
+    body: Option<Value>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/webauthn/{}", self.path))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
+    }
+}
+
+impl Browser {
+    /// Adds chromedriver's virtual authenticator (CTAP2, internal, with
+    /// resident keys and user verification that always succeeds) to the
+    /// window; answers its id. Passkey prompts then complete on their own.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                method: http::Method::POST,
+                path: "authenticator".into(),
+                body: Some(json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "automaticPresenceSimulation": true,
+                })),
+            })
+            .await
+            .expect("chromedriver adds a virtual authenticator");
+        answer.as_str().expect("the authenticator's id").to_owned()
+    }
+
+    /// The credentials the virtual authenticator `id` holds, as chromedriver
+    /// lists them (`credentialId`, `isResidentCredential`, `signCount`, ...).
+    pub async fn authenticator_credentials(&self, id: &str) -> Vec<Value> {
+        let answer = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                method: http::Method::GET,
+                path: format!("authenticator/{id}/credentials"),
+                body: None,
+            })
+            .await
+            .expect("chromedriver lists the credentials");
+        serde_json::from_value(answer).expect("a list of credentials")
+    }
+}

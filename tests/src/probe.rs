@@ -7,7 +7,8 @@ use latchkey_core::app_password::AppPassword;
 use latchkey_core::app_password::last_use::LastBinds;
 use latchkey_core::directory::{
     Account, Accounts, AppPasswordStore, EncryptionSettings, FailureCounts, JobQuery, JobStore,
-    JobUpdate, PasswordWrite, Result, SessionEntry, SessionStore, StoredAppPassword, TotpChange,
+    JobUpdate, PasskeyChange, PasswordWrite, Result, SessionEntry, SessionStore, StoredAppPassword,
+    TotpChange,
 };
 use latchkey_core::domain::{Dn, JobId, Uid};
 use latchkey_core::job::JobRecord;
@@ -141,6 +142,14 @@ impl<D: Accounts + Clone> Accounts for Probe<D> {
 
     async fn release_lease(&self, account: &Dn, holder: &str) -> Result<()> {
         self.count(self.inner.release_lease(account, holder).await)
+    }
+
+    async fn write_passkeys(&self, account: &Account, change: PasskeyChange<'_>) -> Result<()> {
+        self.count(self.inner.write_passkeys(account, change).await)
+    }
+
+    async fn account_with_user_handle(&self, handle: uuid::Uuid) -> Result<Option<Account>> {
+        self.count(self.inner.account_with_user_handle(handle).await)
     }
 
     async fn write_totp(&self, account: &Account, change: TotpChange<'_>) -> Result<()> {

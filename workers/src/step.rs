@@ -231,6 +231,8 @@ async fn apply<D: Directory>(context: &Context<D>, message: &JobMessage) -> Outc
         JobMessage::ChangePassword(job) => handlers::change_password(context, job).await,
         JobMessage::EnableTotp(job) => handlers::enable_totp(context, job).await,
         JobMessage::DisableTotp(job) => handlers::disable_totp(context, job).await,
+        JobMessage::AddPasskey(job) => handlers::add_passkey(context, job).await,
+        JobMessage::RemovePasskey(job) => handlers::remove_passkey(context, job).await,
         JobMessage::RegenerateRecoveryCodes(job) => {
             handlers::regenerate_recovery_codes(context, job).await
         }

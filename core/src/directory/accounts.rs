@@ -3,8 +3,8 @@ use super::entry::{all, first, generalized_time, has_class, number, timestamp};
 use super::features::{FEATURE_JOB, Feature, LEGACY_PASSWORD_JOB, feature_jobs, record_job};
 use super::pool::{check, classify};
 use super::{
-    Account, Accounts, DirectoryError, LdapDirectory, PasswordWrite, Result, StoredAppPassword,
-    TotpChange,
+    Account, Accounts, DirectoryError, LdapDirectory, PasskeyChange, PasswordWrite, Result,
+    StoredAppPassword, TotpChange,
 };
 use crate::app_password::AppPassword;
 use crate::domain::{Dn, JobId, Uid};
@@ -32,6 +32,8 @@ pub(super) const ACCOUNT_ATTRIBUTES: &[&str] = &[
     "latchkeyTotpLastStep",
     "latchkeyRecoveryCode",
     "latchkeyAppPassword",
+    PASSKEY,
+    "entryUUID",
     "latchkeyEncryptionMethod",
     "latchkeyEncryptionAlgorithm",
     "latchkeyEncryptionKey",
@@ -43,6 +45,7 @@ pub(super) const ACCOUNT_ATTRIBUTES: &[&str] = &[
 ];
 
 use super::failures::FAILURES;
+use super::passkeys::{PASSKEY, passkeys_of};
 
 pub(super) fn account_from(entry: SearchEntry) -> Account {
     Account {
@@ -73,6 +76,8 @@ pub(super) fn account_from(entry: SearchEntry) -> Account {
                 entry.map(|entry| StoredAppPassword { raw, entry })
             })
             .collect(),
+        passkeys: passkeys_of(&entry),
+        user_handle: first(&entry, "entryUUID").and_then(|raw| uuid::Uuid::parse_str(raw).ok()),
         encryption: first(&entry, "latchkeyEncryptionMethod").map(|method| EncryptionSettings {
             method: method.to_owned(),
             algorithm: first(&entry, "latchkeyEncryptionAlgorithm")
@@ -120,7 +125,7 @@ pub(super) fn revision_swap(account: &Account) -> Vec<Mod<String>> {
 
 /// Whether mail clients will find the primary password in `userPassword`
 /// after the change, given whether they must use app passwords.
-fn primary_in_user_password(
+pub(super) fn primary_in_user_password(
     account: &Account,
     mail_requires_app_password: bool,
 ) -> Vec<Mod<String>> {
@@ -135,21 +140,15 @@ fn primary_in_user_password(
     }
 }
 
-fn flag(value: bool) -> HashSet<String> {
+pub(super) fn flag(value: bool) -> HashSet<String> {
     one(if value { "TRUE" } else { "FALSE" })
 }
 
 impl LdapDirectory {
-    pub(super) async fn modify(&self, dn: &Dn, mods: Vec<Mod<String>>) -> Result<()> {
-        let mut ldap = self.conn().await?;
-        let outcome = ldap.modify(dn.as_str(), mods).await;
-        check(outcome.and_then(|result| result.success())).map(drop)
-    }
-}
-
-impl Accounts for LdapDirectory {
-    async fn find_account(&self, uid: &Uid) -> Result<Option<Account>> {
-        let filter = format!("(&(objectClass=inetOrgPerson){})", uid.filter());
+    /// The one account `filter` (already escaped) matches, if exactly one
+    /// does: an ambiguous match is nobody, never a guess between two people.
+    pub(super) async fn only_account(&self, filter: &str) -> Result<Option<Account>> {
+        let filter = format!("(&(objectClass=inetOrgPerson){filter})");
         let mut ldap = self.conn().await?;
         let outcome = ldap
             .search(
@@ -160,12 +159,23 @@ impl Accounts for LdapDirectory {
             )
             .await;
         let (entries, _) = check(outcome.and_then(|result| result.success()))?;
-        // An ambiguous username matches nobody: never guess between two people.
         if entries.len() != 1 {
             return Ok(None);
         }
         let entry = SearchEntry::construct(entries.into_iter().next().expect("one entry"));
         Ok(Some(account_from(entry)))
+    }
+
+    pub(super) async fn modify(&self, dn: &Dn, mods: Vec<Mod<String>>) -> Result<()> {
+        let mut ldap = self.conn().await?;
+        let outcome = ldap.modify(dn.as_str(), mods).await;
+        check(outcome.and_then(|result| result.success())).map(drop)
+    }
+}
+
+impl Accounts for LdapDirectory {
+    async fn find_account(&self, uid: &Uid) -> Result<Option<Account>> {
+        self.only_account(&uid.filter()).await
     }
 
     async fn account_at(&self, dn: &Dn) -> Result<Option<Account>> {
@@ -337,6 +347,14 @@ impl Accounts for LdapDirectory {
         }
     }
 
+    async fn write_passkeys(&self, account: &Account, change: PasskeyChange<'_>) -> Result<()> {
+        self.apply_passkey_change(account, change).await
+    }
+
+    async fn account_with_user_handle(&self, handle: uuid::Uuid) -> Result<Option<Account>> {
+        self.find_by_user_handle(handle).await
+    }
+
     async fn write_totp(&self, account: &Account, change: TotpChange<'_>) -> Result<()> {
         let mut mods = revision_swap(account);
         for (feature, job) in change.features() {
@@ -382,11 +400,14 @@ impl Accounts for LdapDirectory {
                 ] {
                     mods.push(Mod::Replace(attribute.into(), HashSet::new()));
                 }
-                mods.push(Mod::Replace(
-                    "latchkeyMailRequiresAppPassword".into(),
-                    flag(false),
-                ));
-                mods.extend(primary_in_user_password(account, false));
+                // Passkeys are a second factor too: while one stays, so does the mail rule.
+                if account.passkeys.is_empty() {
+                    mods.push(Mod::Replace(
+                        "latchkeyMailRequiresAppPassword".into(),
+                        flag(false),
+                    ));
+                    mods.extend(primary_in_user_password(account, false));
+                }
             }
             TotpChange::ReplaceRecoveryCodes {
                 job: _,

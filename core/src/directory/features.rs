@@ -31,15 +31,20 @@ pub enum Feature {
     AppPasswordRevocation,
     /// Encryption at rest: on with given keys, or off.
     Encryption,
+    /// A passkey removed: a registration older than the last removal is
+    /// superseded, so a redelivered registration never brings back a
+    /// passkey its owner removed (registrations do not order each other).
+    PasskeyRemoval,
 }
 
 impl Feature {
-    const ALL: [Feature; 5] = [
+    const ALL: [Feature; 6] = [
         Feature::Password,
         Feature::SecondFactor,
         Feature::RecoveryCodes,
         Feature::AppPasswordRevocation,
         Feature::Encryption,
+        Feature::PasskeyRemoval,
     ];
 
     fn name(self) -> &'static str {
@@ -49,6 +54,7 @@ impl Feature {
             Feature::RecoveryCodes => "recovery-codes",
             Feature::AppPasswordRevocation => "app-password-revocation",
             Feature::Encryption => "encryption",
+            Feature::PasskeyRemoval => "passkey-removal",
         }
     }
 }

@@ -7,6 +7,7 @@ mod entry;
 mod failures;
 mod features;
 mod jobs;
+mod passkeys;
 mod pool;
 mod sessions;
 mod ttl;
@@ -91,6 +92,11 @@ pub struct Account {
     pub recovery_codes: Vec<String>,
     /// The app passwords, as stored.
     pub app_passwords: Vec<StoredAppPassword>,
+    /// The passkeys, as stored.
+    pub passkeys: Vec<StoredPasskeyValue>,
+    /// The entry's `entryUUID`: the WebAuthn user handle, which a
+    /// passkey signing in without a password names its account by.
+    pub user_handle: Option<uuid::Uuid>,
     /// Encryption at rest, if turned on.
     pub encryption: Option<EncryptionSettings>,
     /// The mailbox-pass lease: who holds it, until when.
@@ -153,10 +159,63 @@ impl TotpChange<'_> {
 }
 
 impl Account {
-    /// Whether two-factor authentication is on.
+    /// Whether TOTP is on.
     pub fn totp_enabled(&self) -> bool {
         self.totp_secret.is_some()
     }
+
+    /// Whether sign-in asks for a second factor: TOTP, a passkey, or both.
+    pub fn second_factor_on(&self) -> bool {
+        self.totp_enabled() || !self.passkeys.is_empty()
+    }
+
+    /// The passkey with Latchkey's id `id`.
+    pub fn passkey(&self, id: uuid::Uuid) -> Option<&StoredPasskeyValue> {
+        self.passkeys.iter().find(|stored| stored.entry.id == id)
+    }
+}
+
+/// One `latchkeyPasskey` value: the exact stored text (to swap or delete
+/// it by value) and what it says.
+#[derive(Debug, Clone)]
+pub struct StoredPasskeyValue {
+    /// The value as the directory holds it.
+    pub raw: String,
+    /// The parsed passkey.
+    pub entry: crate::second_factor::StoredPasskey,
+}
+
+/// A change to an account's passkeys; each swaps the account's revision in
+/// the same modify.
+#[derive(Debug, Clone)]
+pub enum PasskeyChange<'a> {
+    /// Register a passkey (a job's work). The first second factor of the
+    /// account also takes the primary password out of `userPassword` when
+    /// mail clients must use app passwords.
+    Add {
+        /// The new value.
+        value: &'a str,
+        /// `totp.mail_requires_app_password`, as the gateway knew it.
+        mail_requires_app_password: bool,
+    },
+    /// Remove a passkey (a job's work), recorded as the account's last
+    /// [`Feature::PasskeyRemoval`]; removing the last second factor gives
+    /// mail clients the primary password back.
+    Remove {
+        /// The job doing it.
+        job: JobId,
+        /// The stored value.
+        raw: &'a str,
+    },
+    /// Replace a value by an updated one: a new counter and last use after
+    /// a sign-in, a new name, the passwordless flag. Fails with
+    /// [`DirectoryError::Conflict`] if the value changed meanwhile.
+    Update {
+        /// The value as read.
+        old: &'a str,
+        /// The value to write.
+        new: &'a str,
+    },
 }
 
 /// A change to an account's two-factor settings.
@@ -242,6 +301,19 @@ pub trait Accounts: Send + Sync + 'static {
 
     /// Gives the lease back (if `holder` still has it).
     fn release_lease(&self, account: &Dn, holder: &str) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies a change to the passkeys of `account` ([`PasskeyChange`]).
+    fn write_passkeys(
+        &self,
+        account: &Account,
+        change: PasskeyChange<'_>,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// The account whose `entryUUID` is `handle`, if there is one.
+    fn account_with_user_handle(
+        &self,
+        handle: uuid::Uuid,
+    ) -> impl Future<Output = Result<Option<Account>>> + Send;
 
     /// Applies a two-factor change to `account`, the revision swapped in the
     /// same modify; [`DirectoryError::Conflict`] if another change came first

@@ -23,6 +23,12 @@ pub enum JobMessage {
     /// Turn TOTP off.
     #[serde(rename = "disable_totp/v1")]
     DisableTotp(DisableTotp),
+    /// Register a passkey the gateway verified.
+    #[serde(rename = "add_passkey/v1")]
+    AddPasskey(AddPasskey),
+    /// Remove a passkey.
+    #[serde(rename = "remove_passkey/v1")]
+    RemovePasskey(RemovePasskey),
     /// Replace the recovery codes.
     #[serde(rename = "regenerate_recovery_codes/v1")]
     RegenerateRecoveryCodes(RegenerateRecoveryCodes),
@@ -50,6 +56,8 @@ impl JobMessage {
             JobMessage::ChangePassword(job) => job.job_id,
             JobMessage::EnableTotp(job) => job.job_id,
             JobMessage::DisableTotp(job) => job.job_id,
+            JobMessage::AddPasskey(job) => job.job_id,
+            JobMessage::RemovePasskey(job) => job.job_id,
             JobMessage::RegenerateRecoveryCodes(job) => job.job_id,
             JobMessage::CreateAppPassword(job) => job.job_id,
             JobMessage::RevokeAppPasswords(job) => job.job_id,
@@ -65,6 +73,8 @@ impl JobMessage {
             JobMessage::ChangePassword(job) => &job.account,
             JobMessage::EnableTotp(job) => &job.account,
             JobMessage::DisableTotp(job) => &job.account,
+            JobMessage::AddPasskey(job) => &job.account,
+            JobMessage::RemovePasskey(job) => &job.account,
             JobMessage::RegenerateRecoveryCodes(job) => &job.account,
             JobMessage::CreateAppPassword(job) => &job.account,
             JobMessage::RevokeAppPasswords(job) => &job.account,
@@ -80,6 +90,8 @@ impl JobMessage {
             JobMessage::ChangePassword(_) => JobKind::ChangePassword,
             JobMessage::EnableTotp(_) => JobKind::EnableTotp,
             JobMessage::DisableTotp(_) => JobKind::DisableTotp,
+            JobMessage::AddPasskey(_) => JobKind::AddPasskey,
+            JobMessage::RemovePasskey(_) => JobKind::RemovePasskey,
             JobMessage::RegenerateRecoveryCodes(_) => JobKind::RegenerateRecoveryCodes,
             JobMessage::CreateAppPassword(_) => JobKind::CreateAppPassword,
             JobMessage::RevokeAppPasswords(_) => JobKind::RevokeAppPasswords,
@@ -158,6 +170,31 @@ pub struct DisableTotp {
     pub job_id: JobId,
     /// The account turning 2FA off.
     pub account: Dn,
+}
+
+/// A passkey to register: the gateway verified the registration ceremony
+/// and made the stored value; nothing in it is secret.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AddPasskey {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account registering it.
+    pub account: Dn,
+    /// The passkey as it is to be stored.
+    pub passkey: crate::second_factor::StoredPasskey,
+    /// Whether mail clients must use app passwords once a second factor is on.
+    pub mail_requires_app_password: bool,
+}
+
+/// Remove one passkey.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RemovePasskey {
+    /// The job's id.
+    pub job_id: JobId,
+    /// The account.
+    pub account: Dn,
+    /// Latchkey's id of the passkey.
+    pub passkey_id: uuid::Uuid,
 }
 
 /// Replace the recovery codes with new ones.

@@ -53,6 +53,10 @@ pub enum JobKind {
     EnableTotp,
     /// See [`DisableTotp`].
     DisableTotp,
+    /// See [`AddPasskey`].
+    AddPasskey,
+    /// See [`RemovePasskey`].
+    RemovePasskey,
     /// See [`RegenerateRecoveryCodes`].
     RegenerateRecoveryCodes,
     /// See [`CreateAppPassword`].
@@ -69,10 +73,12 @@ pub enum JobKind {
 
 impl JobKind {
     /// Every kind.
-    pub const ALL: [JobKind; 9] = [
+    pub const ALL: [JobKind; 11] = [
         JobKind::ChangePassword,
         JobKind::EnableTotp,
         JobKind::DisableTotp,
+        JobKind::AddPasskey,
+        JobKind::RemovePasskey,
         JobKind::RegenerateRecoveryCodes,
         JobKind::CreateAppPassword,
         JobKind::RevokeAppPasswords,
@@ -87,6 +93,8 @@ impl JobKind {
             JobKind::ChangePassword => "change_password",
             JobKind::EnableTotp => "enable_totp",
             JobKind::DisableTotp => "disable_totp",
+            JobKind::AddPasskey => "add_passkey",
+            JobKind::RemovePasskey => "remove_passkey",
             JobKind::RegenerateRecoveryCodes => "regenerate_recovery_codes",
             JobKind::CreateAppPassword => "create_app_password",
             JobKind::RevokeAppPasswords => "revoke_app_passwords",
@@ -113,6 +121,8 @@ impl JobKind {
             JobKind::ChangePassword
             | JobKind::EnableTotp
             | JobKind::DisableTotp
+            | JobKind::AddPasskey
+            | JobKind::RemovePasskey
             | JobKind::RegenerateRecoveryCodes
             | JobKind::CreateAppPassword
             | JobKind::RevokeAppPasswords

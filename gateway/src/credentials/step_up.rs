@@ -15,8 +15,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::sync::Arc;
 
-/// The proof a request may carry: `password`, and `code` or
-/// `recovery_code` when 2FA is on.
+/// The proof a request may carry: `password`, and `code`,
+/// `recovery_code` or `passkey` when a second factor is on.
 #[derive(Deserialize, Default)]
 pub struct StepUpProof {
     /// The account's primary password.
@@ -41,7 +41,7 @@ impl<D: Directory, P: Send + Sync + 'static> AppState<D, P> {
         let account = &session.account;
         let now = self.clock.now();
         let recent = now - session.entry.verified <= self.credentials.reauthentication;
-        let needs_factor = account.totp_enabled();
+        let needs_factor = account.second_factor_on();
         if !needs_factor && !proof.factor.is_empty() {
             // A code for an account without 2FA can never be right.
             return Err(ApiError::TwoFactorOff);

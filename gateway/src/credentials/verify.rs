@@ -54,6 +54,15 @@ impl Attempt {
         }
     }
 
+    /// A sign-in with a passkey alone: counted under the client address
+    /// only (the account is known only once the passkey verified).
+    pub fn passkey_sign_in(client: ClientAddress) -> Self {
+        Self {
+            accounts: Vec::new(),
+            address: Some(client.limit_key()),
+        }
+    }
+
     /// The same sign-in counted under the entry the directory found too
     /// (its address already counted).
     pub fn of_entry(&self, account: &Account) -> Self {

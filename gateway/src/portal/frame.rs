@@ -18,6 +18,10 @@ pub struct Layout {
     pub user: Option<String>,
     /// The session's CSRF token, for the script; empty when signed out.
     pub csrf_token: String,
+    /// Whether the account has TOTP on (the step-up dialog asks for a code).
+    pub has_totp: bool,
+    /// Whether the account has passkeys (the step-up dialog offers one).
+    pub has_passkeys: bool,
 }
 
 impl Layout {
@@ -28,6 +32,8 @@ impl Layout {
             active,
             user: None,
             csrf_token: String::new(),
+            has_totp: false,
+            has_passkeys: false,
         }
     }
 
@@ -43,6 +49,8 @@ impl Layout {
             active,
             user: Some(session.account.name.clone()),
             csrf_token: state.sessions.csrf.token(&session.entry.id),
+            has_totp: session.account.totp_enabled(),
+            has_passkeys: !session.account.passkeys.is_empty(),
         }
     }
 }

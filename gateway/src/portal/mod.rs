@@ -42,11 +42,13 @@ macro_rules! asset {
     };
 }
 
-const ASSETS: [Asset; 5] = [
+const ASSETS: [Asset; 7] = [
     asset!("portal.css", "text/css; charset=utf-8"),
     asset!("portal.js", JAVASCRIPT),
     asset!("api.js", JAVASCRIPT),
     asset!("forms.js", JAVASCRIPT),
+    asset!("passkeys.js", JAVASCRIPT),
+    asset!("passkey_pages.js", JAVASCRIPT),
     asset!("logo.svg", "image/svg+xml"),
 ];
 
@@ -58,10 +60,11 @@ where
 {
     let mut router = Router::new()
         .route("/", get(pages::home))
-        .route("/sign-in", get(pages::sign_in))
+        .route("/sign-in", get(pages::sign_in::<D, P>))
         .route("/account", get(pages::account::<D, P>))
         .route("/password", get(pages::password::<D, P>))
         .route("/two-factor", get(pages::second_factor::<D, P>))
+        .route("/passkeys", get(pages::passkeys::<D, P>))
         .route("/app-passwords", get(pages::app_passwords::<D, P>))
         .route("/encryption", get(pages::encryption::<D, P>))
         .route("/sessions", get(sessions::page::<D, P>));

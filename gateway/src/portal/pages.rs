@@ -28,16 +28,23 @@ pub async fn home(session: Result<CurrentSession, ApiError>) -> Response {
 struct SignInPage {
     layout: Layout,
     expired: bool,
+    /// Whether to offer a sign-in with a passkey alone.
+    passkeys: bool,
 }
 
 /// `GET /sign-in`; `?expired` adds why the visitor is here again.
-pub async fn sign_in(session: Result<CurrentSession, ApiError>, uri: Uri) -> Response {
+pub async fn sign_in<D, P>(
+    State(state): State<Arc<AppState<D, P>>>,
+    session: Result<CurrentSession, ApiError>,
+    uri: Uri,
+) -> Response {
     if session.is_ok() {
         return Redirect::to("/account").into_response();
     }
     let page = SignInPage {
         expired: uri.query() == Some("expired"),
         layout: Layout::signed_out("Sign in", "sign-in"),
+        passkeys: state.webauthn.is_some(),
     };
     render(&page).into_response()
 }
@@ -152,6 +159,61 @@ pub async fn second_factor<D: Directory, P: Send + Sync + 'static>(
         enabled: account.totp_enabled(),
         password_set: account.primary_password.is_some(),
         recovery_codes_left: account.recovery_codes.len(),
+        mail_requires_app_password: account.mail_requires_app_password,
+    };
+    render(&page)
+}
+
+/// One passkey in the list.
+struct PasskeyRow {
+    id: String,
+    name: String,
+    created: String,
+    last_used: Option<String>,
+    passwordless: bool,
+}
+
+#[derive(Template)]
+#[template(path = "passkeys.html")]
+struct PasskeysPage {
+    layout: Layout,
+    rows: Vec<PasskeyRow>,
+    max: usize,
+    available: bool,
+    password_set: bool,
+    mail_requires_app_password: bool,
+}
+
+/// `GET /passkeys`: the list (added, last used, passwordless), and the
+/// form to add one.
+pub async fn passkeys<D: Directory, P: Send + Sync + 'static>(
+    State(state): State<Arc<AppState<D, P>>>,
+    session: Result<CurrentSession, ApiError>,
+) -> Page {
+    let session = session?;
+    let account = &session.account;
+    let mut stored: Vec<_> = account
+        .passkeys
+        .iter()
+        .map(|stored| &stored.entry)
+        .collect();
+    stored.sort_by_key(|passkey| passkey.created);
+    let rows = stored
+        .into_iter()
+        .map(|passkey| PasskeyRow {
+            id: passkey.id.to_string(),
+            name: passkey.name.to_string(),
+            created: when(passkey.created),
+            last_used: passkey.last_used.map(when),
+            passwordless: passkey.passwordless,
+        })
+        .collect();
+    let page = PasskeysPage {
+        layout: Layout::signed_in(&state, &session, "Passkeys", "passkeys"),
+        rows,
+        max: crate::routes::second_factor::passkeys::MAX_PASSKEYS,
+        available: state.webauthn.is_some(),
+        password_set: account.primary_password.is_some(),
         mail_requires_app_password: account.mail_requires_app_password,
     };
     render(&page)

@@ -50,6 +50,8 @@ pub fn job_label(kind: JobKind) -> &'static str {
         JobKind::ChangePassword => "Change password",
         JobKind::EnableTotp => "Turn on two-factor authentication",
         JobKind::DisableTotp => "Turn off two-factor authentication",
+        JobKind::AddPasskey => "Add a passkey",
+        JobKind::RemovePasskey => "Remove a passkey",
         JobKind::RegenerateRecoveryCodes => "New recovery codes",
         JobKind::CreateAppPassword => "Create an app password",
         JobKind::RevokeAppPasswords => "Revoke app passwords",

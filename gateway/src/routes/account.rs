@@ -34,7 +34,10 @@ pub struct AccountView {
 /// Two-factor authentication at a glance.
 #[derive(Serialize)]
 pub struct TwoFactorView {
+    /// Whether TOTP codes are on.
     pub(crate) enabled: bool,
+    /// How many passkeys the account has registered.
+    pub(crate) passkeys: usize,
     pub(crate) recovery_codes_left: usize,
     pub(crate) mail_requires_app_password: bool,
 }
@@ -91,7 +94,7 @@ pub async fn overview<D: Directory, P>(
         .map(|key| key.expires)
         .collect();
     let protections = Protections {
-        second_factor: account.totp_enabled(),
+        second_factor: account.second_factor_on(),
         idle_app_passwords: uses
             .iter()
             .filter(|(entry, last_use)| {
@@ -116,6 +119,7 @@ pub async fn overview<D: Directory, P>(
             .map(|changed| (now - changed).whole_days().max(0)),
         two_factor: TwoFactorView {
             enabled: account.totp_enabled(),
+            passkeys: account.passkeys.len(),
             recovery_codes_left: account.recovery_codes.len(),
             mail_requires_app_password: account.mail_requires_app_password,
         },

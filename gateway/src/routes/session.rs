@@ -43,6 +43,23 @@ pub struct SecondFactorRequired {
     second_factor_required: bool,
     challenge: String,
     expires_in_seconds: u64,
+    /// What the account can give: `passkey`, `code`, `recovery_code`.
+    factors: Vec<&'static str>,
+}
+
+/// The second factors `account` has, in the order the portal offers them.
+fn factors_of(account: &Account) -> Vec<&'static str> {
+    let mut factors = Vec::new();
+    if !account.passkeys.is_empty() {
+        factors.push("passkey");
+    }
+    if account.totp_enabled() {
+        factors.push("code");
+    }
+    if !account.recovery_codes.is_empty() {
+        factors.push("recovery_code");
+    }
+    factors
 }
 
 /// What a sign-in challenge carries. It dies when the account's revision
@@ -59,7 +76,7 @@ const CHALLENGE_CONTEXT: &str = "sign-in-challenge";
 impl<D: SessionStore, P> AppState<D, P> {
     /// Starts a session for `account`, signing in from `client`, and
     /// answers with its cookie.
-    async fn start_session(
+    pub(crate) async fn start_session(
         &self,
         parts: &Parts,
         client: ClientAddress,
@@ -125,7 +142,7 @@ where
     // factor the sign-in goes on, and completing it lifts the lock.
     if let Some(locked) = account
         .as_ref()
-        .filter(|account| state.locked_out(account) && !account.totp_enabled())
+        .filter(|account| state.locked_out(account) && !account.second_factor_on())
     {
         latchkey_core::audit!(SignInRefusedLocked, Refused, account = %locked.dn);
         return Err(ApiError::AccountLocked);
@@ -155,7 +172,7 @@ where
         }
     }
     let account = account.expect("a match implies an account");
-    if account.totp_enabled() {
+    if account.second_factor_on() {
         let lifetime = time::Duration::minutes(state.totp.challenge_minutes as i64);
         let challenge = Challenge {
             account: account.dn.clone(),
@@ -166,6 +183,7 @@ where
             second_factor_required: true,
             challenge: seal_token(&state.keyring, CHALLENGE_CONTEXT, &challenge),
             expires_in_seconds: lifetime.whole_seconds().unsigned_abs(),
+            factors: factors_of(&account),
         };
         return Ok(axum::Json(body).into_response());
     }
@@ -192,17 +210,7 @@ where
     D: Directory,
     P: Send + Sync + 'static,
 {
-    let challenge: Challenge = open_token(&state.keyring, CHALLENGE_CONTEXT, &body.challenge)
-        .ok_or(ApiError::InvalidChallenge)?;
-    if state.clock.now().unix_timestamp() > challenge.expires {
-        return Err(ApiError::InvalidChallenge);
-    }
-    let account = state
-        .directory
-        .account_at(&challenge.account)
-        .await?
-        .filter(|account| account.revision == challenge.revision)
-        .ok_or(ApiError::InvalidChallenge)?;
+    let account = state.challenged_account(&body.challenge).await?;
     let left = state
         .verify_second_factor(&account, &body.factor, client)
         .await?;
@@ -210,6 +218,23 @@ where
     state
         .start_session(&parts, client, account, Some(left))
         .await
+}
+
+impl<D: Directory, P> AppState<D, P> {
+    /// The account a sign-in challenge (the password step) was made for,
+    /// while it is valid: not expired, and the account unchanged since.
+    pub(crate) async fn challenged_account(&self, challenge: &str) -> ApiResult<Account> {
+        let challenge: Challenge = open_token(&self.keyring, CHALLENGE_CONTEXT, challenge)
+            .ok_or(ApiError::InvalidChallenge)?;
+        if self.clock.now().unix_timestamp() > challenge.expires {
+            return Err(ApiError::InvalidChallenge);
+        }
+        self.directory
+            .account_at(&challenge.account)
+            .await?
+            .filter(|account| account.revision == challenge.revision)
+            .ok_or(ApiError::InvalidChallenge)
+    }
 }
 
 /// `DELETE /api/session`: ends this session everywhere.

@@ -145,22 +145,6 @@ async fn a_job_the_worker_cannot_park_stays_on_its_queue() {
     assert_eq!(kept.delivery.data, sealed);
 }
 
-/// `message` with its record, as a gateway would have queued it.
-async fn queued(app: &TestApp, message: JobMessage) -> Envelope {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .unwrap();
-    let record = JobRecord::queued(
-        message.job_id(),
-        message.kind(),
-        message.account().clone(),
-        1,
-        now,
-    );
-    app.gateway_directory().create_job(&record).await.unwrap();
-    Envelope::new(message, now, None)
-}
-
 fn sealed_codes(keyring: &Keyring, job_id: JobId, count: usize) -> Sealed {
     let codes: Vec<String> = (0..count).map(|n| format!("code-{n}-{job_id}")).collect();
     keyring.seal(
@@ -188,13 +172,13 @@ async fn an_older_second_factor_job_never_undoes_a_newer_one() {
     let context = app.context(app.directory());
     let keyring = keyring(&app);
     let alice = Dn::from_directory(demo::dn("alice"));
-    let first_enable = queued(&app, enable_totp(&keyring, &alice)).await;
+    let first_enable = app.queued(enable_totp(&keyring, &alice)).await;
     let disable = DisableTotp {
         job_id: JobId::new(),
         account: alice.clone(),
     };
-    let disable = queued(&app, JobMessage::DisableTotp(disable)).await;
-    let second_enable = queued(&app, enable_totp(&keyring, &alice)).await;
+    let disable = app.queued(JobMessage::DisableTotp(disable)).await;
+    let second_enable = app.queued(enable_totp(&keyring, &alice)).await;
 
     assert_eq!(process(&context, &first_enable, 1).await, Outcome::Done);
     assert_eq!(process(&context, &disable, 1).await, Outcome::Done);
@@ -223,8 +207,8 @@ async fn an_older_second_factor_job_never_undoes_a_newer_one() {
             sealed_recovery_codes: sealed_codes(&keyring, job_id, count),
         })
     };
-    let older = queued(&app, regenerate(3)).await;
-    let newer = queued(&app, regenerate(5)).await;
+    let older = app.queued(regenerate(3)).await;
+    let newer = app.queued(regenerate(5)).await;
     assert_eq!(process(&context, &newer, 1).await, Outcome::Done);
     assert_eq!(process(&context, &older, 1).await, Outcome::Superseded);
     let codes = &app.account_entry("alice").await.attrs["latchkeyRecoveryCode"];
@@ -253,14 +237,16 @@ async fn a_create_older_than_a_revocation_never_brings_an_app_password_back() {
             max_per_account: 20,
         })
     };
-    let early = queued(&app, create("Laptop", "early-secret-early-secret")).await;
+    let early = app
+        .queued(create("Laptop", "early-secret-early-secret"))
+        .await;
     let revoke_all = RevokeAppPasswords {
         job_id: JobId::new(),
         account: alice.clone(),
         ids: None,
     };
-    let revoke_all = queued(&app, JobMessage::RevokeAppPasswords(revoke_all)).await;
-    let late = queued(&app, create("Phone", "late-secret-late-secret")).await;
+    let revoke_all = app.queued(JobMessage::RevokeAppPasswords(revoke_all)).await;
+    let late = app.queued(create("Phone", "late-secret-late-secret")).await;
 
     // The later create lands first, then the revocation, then the early create's retry.
     assert_eq!(process(&context, &late, 1).await, Outcome::Done);
@@ -305,13 +291,13 @@ async fn an_older_encryption_job_never_restores_old_keys_or_turns_it_back_off() 
             accepted_at: None,
         })
     };
-    let with_old_keys = queued(&app, encrypt(&old_keys)).await;
+    let with_old_keys = app.queued(encrypt(&old_keys)).await;
     let off = DisableEncryption {
         job_id: JobId::new(),
         account: alice.clone(),
     };
-    let off = queued(&app, JobMessage::DisableEncryption(off)).await;
-    let with_new_keys = queued(&app, encrypt(&new_keys)).await;
+    let off = app.queued(JobMessage::DisableEncryption(off)).await;
+    let with_new_keys = app.queued(encrypt(&new_keys)).await;
 
     assert_eq!(process(&context, &off, 1).await, Outcome::Done);
     assert_eq!(process(&context, &with_new_keys, 1).await, Outcome::Done);

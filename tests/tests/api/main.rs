@@ -26,6 +26,7 @@ mod mailbox_containment;
 mod mailbox_encryption;
 mod ops_listener;
 mod overview;
+mod passkeys;
 mod password;
 mod portal_pages;
 mod replicas;

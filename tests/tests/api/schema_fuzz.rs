@@ -18,6 +18,8 @@ async fn generated_requests_get_no_500_and_only_documented_answers() {
     let app = spawn_app(AppOptions {
         account_failures: 100_000,
         address_failures: 100_000,
+        // A host name, so the passkey routes are on (WebAuthn refuses IP addresses).
+        on_localhost: true,
         ..AppOptions::default()
     })
     .await;

@@ -6,10 +6,11 @@ use axum::response::Html;
 use latchkey_tests::AppOptions;
 use latchkey_tests::demo::ALICE;
 
-const PAGES: [(&str, &str); 6] = [
+const PAGES: [(&str, &str); 7] = [
     ("/account", "overview"),
     ("/password", "password"),
     ("/two-factor", "two-factor"),
+    ("/passkeys", "passkeys"),
     ("/app-passwords", "app-passwords"),
     ("/encryption", "encryption"),
     ("/sessions", "sessions"),

@@ -9,6 +9,7 @@ mod accessibility;
 mod account_security;
 mod app_passwords;
 mod encryption;
+mod passkeys;
 mod sessions;
 
 use latchkey_tests::browser::Browser;

@@ -13,7 +13,9 @@ pub use app_passwords::{
 };
 pub use change_password::change_password;
 pub use encrypt_mailbox::{disable_encryption, encrypt_mailbox};
-pub use second_factor::{disable_totp, enable_totp, regenerate_recovery_codes};
+pub use second_factor::{
+    add_passkey, disable_totp, enable_totp, regenerate_recovery_codes, remove_passkey,
+};
 
 use crate::outcome::Outcome;
 use latchkey_core::directory::{Account, Accounts, DirectoryError};

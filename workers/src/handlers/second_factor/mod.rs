@@ -1,8 +1,11 @@
-//! The second factor's jobs: TOTP on and off, new recovery codes.
+//! The second factor's jobs: TOTP on and off, new recovery codes,
+//! passkeys registered and removed.
 
+mod passkeys;
 mod recovery_codes;
 mod totp;
 
+pub use passkeys::{add_passkey, remove_passkey};
 pub use recovery_codes::regenerate_recovery_codes;
 pub use totp::{disable_totp, enable_totp};
 
