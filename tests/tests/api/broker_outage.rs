@@ -67,7 +67,6 @@ async fn jobs_in_flight_when_the_broker_stops_each_land_once_after_it_is_back() 
         let job = app.change_password(&client, account.1, new).await;
         jobs.push((client, job));
     }
-    let erin = app.signed_in(ERIN).await;
     seen.until_write_reached().await;
 
     node.stop();
@@ -75,6 +74,11 @@ async fn jobs_in_flight_when_the_broker_stops_each_land_once_after_it_is_back() 
         (!worker.is_connected()).then_some(())
     })
     .await;
+    // Signing in and following a job need only the directory.
+    let erin = app.signed_in(ERIN).await;
+    let (client, job) = &jobs[0];
+    let followed = app.get(client, &format!("/api/jobs/{job}")).await;
+    assert_eq!(followed.status(), 200);
     let refused = ask_erin(&app, &erin).await;
     assert_eq!(refused.status(), 503, "never 202 without a broker");
     assert_eq!(
