@@ -142,8 +142,8 @@ impl BrokerNode {
         }
     }
 
-    /// `rabbitmqctl` for this node (for looking into its queues).
-    pub fn rabbitmqctl(&self, arguments: &[&str]) -> Command {
+    /// `rabbitmqctl` for this node.
+    fn rabbitmqctl(&self, arguments: &[&str]) -> Command {
         let mut command = Command::new(format!("{RABBITMQ_BIN}/rabbitmqctl"));
         command.envs(self.environment()).args(arguments);
         command
