@@ -48,3 +48,14 @@ impl Clock for ManualClock {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+/// The system's clock set a fixed offset ahead (or, negative, behind); for
+/// tests of processes whose clocks disagree.
+#[derive(Debug, Clone, Copy)]
+pub struct SkewedClock(pub time::Duration);
+
+impl Clock for SkewedClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc() + self.0
+    }
+}

@@ -6,7 +6,7 @@ use crate::slapd::{ServiceAccount, Slapd};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use latchkey_core::broker::AmqpPublisher;
-use latchkey_core::clock::{ManualClock, SystemClock};
+use latchkey_core::clock::{Clock, ManualClock, SystemClock};
 use latchkey_core::config::Settings;
 use latchkey_core::directory::{Directory, LdapDirectory};
 use latchkey_workers::{Context, Worker, WorkerHandle};
@@ -415,7 +415,12 @@ impl TestApp {
 
     /// What a worker needs, over `directory`.
     pub fn context<D>(&self, directory: D) -> Context<D> {
-        Context::new(&self.settings, directory, Arc::new(SystemClock)).expect("the test context")
+        self.context_with_clock(directory, Arc::new(SystemClock))
+    }
+
+    /// What a worker whose time is `clock`'s needs, over `directory`.
+    pub fn context_with_clock<D>(&self, directory: D, clock: Arc<dyn Clock>) -> Context<D> {
+        Context::new(&self.settings, directory, clock).expect("the test context")
     }
 
     /// Starts a worker in-process over `directory`.
@@ -423,8 +428,22 @@ impl TestApp {
     where
         D: Directory,
     {
+        self.start_worker_with_clock(directory, Arc::new(SystemClock))
+            .await
+    }
+
+    /// Starts a worker in-process over `directory` whose time is `clock`'s
+    /// (say, minutes off the gateway's).
+    pub async fn start_worker_with_clock<D>(
+        &self,
+        directory: D,
+        clock: Arc<dyn Clock>,
+    ) -> WorkerHandle
+    where
+        D: Directory,
+    {
         Worker::new(
-            self.context(directory),
+            self.context_with_clock(directory, clock),
             &self.settings.broker,
             &self.settings.worker,
         )
@@ -625,7 +644,6 @@ impl TestApp {
 
     /// Signs in with the password and a TOTP code for `secret` (base32).
     pub async fn signed_in_with_totp(&self, (uid, password): (&str, &str), secret: &str) -> Client {
-        use latchkey_core::clock::Clock;
         let client = self.client();
         let body = serde_json::json!({"username": uid, "password": password});
         let first: Value = self
@@ -671,7 +689,6 @@ impl TestApp {
     /// Turns TOTP on for the signed-in `client` with a code from oathtool and
     /// waits for the job; answers the secret (base32) and the recovery codes.
     pub async fn enable_totp(&self, client: &Client) -> (String, Vec<String>) {
-        use latchkey_core::clock::Clock;
         let started: Value = self
             .post(client, "/api/totp/enrolment", serde_json::json!({}))
             .await

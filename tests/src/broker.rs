@@ -49,11 +49,19 @@ fn script() -> PathBuf {
 }
 
 /// Runs `ensure-user` for `user` with the permissions of `role` on the
-/// prefixes `prefix` (a regular expression) matches.
-fn ensure(role: Role, user: &str, password: &str, prefix: &str) {
+/// prefixes `prefix` (a regular expression) matches, with `environment`
+/// added (empty: on the shared broker).
+pub(crate) fn ensure(
+    environment: &[(std::ffi::OsString, std::ffi::OsString)],
+    role: Role,
+    user: &str,
+    password: &str,
+    prefix: &str,
+) {
     let file = tempfile::NamedTempFile::new().expect("a password file");
     std::fs::write(file.path(), password).expect("the password is written");
     let output = Command::new(script())
+        .envs(environment.iter().cloned())
         .args([role.name(), user])
         .arg(file.path())
         .arg(prefix)
@@ -78,7 +86,7 @@ pub fn shared_user(role: Role) -> (String, String) {
     USERS.get_or_init(|| {
         for role in [Role::Gateway, Role::Worker, Role::Admin] {
             let (user, password) = shared_credentials(role);
-            ensure(role, &user, &password, TEST_PREFIXES);
+            ensure(&[], role, &user, &password, TEST_PREFIXES);
         }
     });
     shared_credentials(role)
@@ -103,7 +111,7 @@ impl BrokerUser {
     pub fn create(role: Role, prefix: &str) -> Self {
         let name = format!("test-{}-{}", uuid::Uuid::new_v4(), role.name());
         let password = uuid::Uuid::new_v4().to_string();
-        ensure(role, &name, &password, &prefix.replace('.', "\\."));
+        ensure(&[], role, &name, &password, &prefix.replace('.', "\\."));
         Self { name, password }
     }
 }

@@ -180,6 +180,24 @@ impl GpgHome {
         )
     }
 
+    /// Like [`Self::generate`], but valid for one day that ends `seconds`
+    /// from now (made by gpg's clock a day less `seconds` ago).
+    pub fn generate_expiring_in(&self, uid: &str, seconds: u64) -> String {
+        let then = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_secs()
+            - 86_400
+            + seconds;
+        self.generate_at(
+            Some(&then.to_string()),
+            uid,
+            "ed25519",
+            Some("cv25519"),
+            "1d",
+        )
+    }
+
     /// Finds the armored OpenPGP message inside a whole mail message (a
     /// PGP/MIME part) and decrypts it with `gpg --decrypt`, to its bytes.
     pub fn decrypt_bytes_in(&self, message: &[u8]) -> Vec<u8> {

@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod broker;
+pub mod broker_node;
 pub mod browser;
 pub mod client;
 pub mod dovecot;

@@ -135,9 +135,10 @@ impl<D: Accounts + Clone> Accounts for Probe<D> {
         &self,
         account: &Account,
         holder: &str,
+        now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<()> {
-        self.count(self.inner.take_lease(account, holder, until).await)
+        self.count(self.inner.take_lease(account, holder, now, until).await)
     }
 
     async fn release_lease(&self, account: &Dn, holder: &str) -> Result<()> {

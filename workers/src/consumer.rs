@@ -20,6 +20,8 @@ use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 use tracing::Instrument;
 
+/// The first pause before reaching for the broker again.
+const FIRST_RECONNECT_DELAY: Duration = Duration::from_millis(200);
 /// The longest pause between attempts to reach the broker again.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(30);
 /// How long a job waits before it goes back to its queue because the broker
@@ -91,23 +93,33 @@ where
     }
 
     /// Consumes until stopped, reconnecting with growing delays when the
-    /// broker goes away.
+    /// broker goes away. Jobs in hand when it went are finished first;
+    /// their acks are lost with the connection, so the broker gives them
+    /// out again once it is back, and they find themselves applied. Every
+    /// reconnection declares the topology again, so a broker that came
+    /// back without it (a new node, a lost volume) gets it back.
     async fn run(
         self: Arc<Self>,
         mut stopped: watch::Receiver<bool>,
         current: Arc<Mutex<Option<Arc<Connection>>>>,
     ) {
-        let mut delay = Duration::from_millis(200);
+        let mut backoff = Backoff::default();
         loop {
-            match self.consume(&mut stopped, &current).await {
+            match self.consume(&mut stopped, &current, &mut backoff).await {
                 Ok(()) => return,
-                Err(error) => tracing::warn!(%error, ?delay, "lost the broker; reconnecting"),
+                Err(error) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(%error, ?delay, "lost the broker; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(delay) => {}
+                        _ = stopped.changed() => return,
+                    }
+                }
             }
-            tokio::select! {
-                _ = tokio::time::sleep(delay) => {}
-                _ = stopped.changed() => return,
+            if let Err(error) = self.publisher.declare_topology().await {
+                // Consuming fails next and says so, if it matters.
+                tracing::debug!(%error, "could not declare the topology again");
             }
-            delay = (delay * 2).min(MAX_RECONNECT_DELAY);
         }
     }
 
@@ -116,6 +128,7 @@ where
         self: &Arc<Self>,
         stopped: &mut watch::Receiver<bool>,
         current: &Mutex<Option<Arc<Connection>>>,
+        backoff: &mut Backoff,
     ) -> lapin::Result<()> {
         let connection = Arc::new(
             Connection::connect(self.url.expose_secret(), ConnectionProperties::default()).await?,
@@ -139,6 +152,7 @@ where
         *current
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::clone(&connection));
+        backoff.reset();
         tracing::info!(queues = ?self.queues, prefetch = self.prefetch, "consuming");
         let mut deliveries = select_all(consumers);
         let mut in_flight = JoinSet::new();
@@ -345,6 +359,36 @@ impl WorkerHandle {
     }
 }
 
+/// The pauses between attempts to reach the broker: doubling up to
+/// [`MAX_RECONNECT_DELAY`], and back to the first once a connection
+/// consumes again, so each outage starts with a quick retry.
+#[derive(Debug)]
+struct Backoff {
+    next: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            next: FIRST_RECONNECT_DELAY,
+        }
+    }
+}
+
+impl Backoff {
+    /// The pause before the next attempt.
+    fn next_delay(&mut self) -> Duration {
+        let delay = self.next;
+        self.next = (delay * 2).min(MAX_RECONNECT_DELAY);
+        delay
+    }
+
+    /// Connected again: the next outage starts from the first pause.
+    fn reset(&mut self) {
+        *self = Self::default();
+    }
+}
+
 fn retries_done(delivery: &Delivery) -> u32 {
     let value = delivery
         .properties
@@ -394,5 +438,24 @@ async fn nack_requeue(delivery: &Delivery) {
     };
     if let Err(error) = delivery.nack(options).await {
         tracing::warn!(%error, "nack failed; the job will be redelivered");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_double_up_to_the_ceiling_and_start_over_once_connected() {
+        let mut backoff = Backoff::default();
+        let delays: Vec<u64> = (0..10)
+            .map(|_| backoff.next_delay().as_millis() as u64)
+            .collect();
+        assert_eq!(
+            delays,
+            [200, 400, 800, 1600, 3200, 6400, 12800, 25600, 30000, 30000]
+        );
+        backoff.reset();
+        assert_eq!(backoff.next_delay(), FIRST_RECONNECT_DELAY);
     }
 }

@@ -293,6 +293,7 @@ impl Accounts for LdapDirectory {
         &self,
         account: &Account,
         holder: &str,
+        now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> Result<()> {
         let mut mods = Vec::new();
@@ -307,7 +308,7 @@ impl Accounts for LdapDirectory {
                     "latchkeyLeaseExpires".into(),
                     one(generalized_time(*expires)),
                 ));
-                if current != holder && *expires > OffsetDateTime::now_utc() {
+                if current != holder && *expires > now {
                     return Err(DirectoryError::Conflict);
                 }
             }

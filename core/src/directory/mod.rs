@@ -291,11 +291,13 @@ pub trait Accounts: Send + Sync + 'static {
     ) -> impl Future<Output = Result<()>> + Send;
 
     /// Takes the mailbox lease for `holder` until `until`, if it is free,
-    /// expired, or `holder`'s already; [`DirectoryError::Conflict`] otherwise.
+    /// expired by `now` (the same clock as `until`), or `holder`'s already;
+    /// [`DirectoryError::Conflict`] otherwise.
     fn take_lease(
         &self,
         account: &Account,
         holder: &str,
+        now: OffsetDateTime,
         until: OffsetDateTime,
     ) -> impl Future<Output = Result<()>> + Send;
 

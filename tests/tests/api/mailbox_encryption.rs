@@ -222,9 +222,10 @@ async fn a_second_pass_for_the_same_account_waits_for_the_first() {
     let directory: LdapDirectory = app.directory();
     let account_dn = Dn::from_directory(demo::dn("alice"));
     let account = directory.account_at(&account_dn).await.unwrap().unwrap();
-    let until = time::OffsetDateTime::now_utc() + time::Duration::minutes(2);
+    let now = time::OffsetDateTime::now_utc();
+    let until = now + time::Duration::minutes(2);
     directory
-        .take_lease(&account, "another-worker/job", until)
+        .take_lease(&account, "another-worker/job", now, until)
         .await
         .unwrap();
 

@@ -9,6 +9,8 @@ mod app_password_expiry;
 mod app_passwords;
 mod audit_log;
 mod bad_input;
+mod broker_outage;
+mod clock_skew;
 mod crash_safety;
 mod delivery_filter;
 mod disk_full;

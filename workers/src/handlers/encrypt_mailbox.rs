@@ -93,13 +93,18 @@ async fn take_lease<D: Directory>(
     job: &EncryptMailbox,
     holder: &str,
 ) -> Result<(), Outcome> {
-    let until = context.clock.now() + Duration::from_secs(context.mailbox.lease_seconds);
+    let now = context.clock.now();
+    let until = now + Duration::from_secs(context.mailbox.lease_seconds);
     let account = match context.directory.account_at(&job.account).await {
         Ok(Some(account)) => account,
         Ok(None) => return Err(Outcome::Failed("the account no longer exists".into())),
         Err(error) => return Err(Outcome::Retry(error.to_string())),
     };
-    match context.directory.take_lease(&account, holder, until).await {
+    match context
+        .directory
+        .take_lease(&account, holder, now, until)
+        .await
+    {
         Ok(()) => Ok(()),
         Err(latchkey_core::directory::DirectoryError::Conflict) => Err(Outcome::Retry(
             "another encryption pass is running for this account".into(),
