@@ -73,7 +73,11 @@ pub async fn encrypt_mailbox<D: Directory>(
         return outcome;
     }
     let outcome = match splits(context, job, &maildir).await {
-        Ok(Some(parts)) => return encrypt_in_parts(context, envelope, parts).await,
+        Ok(Some(parts)) => match encrypt_in_parts(context, envelope, parts).await {
+            // The parts hold the lease now; the last of them gives it back.
+            split @ Outcome::Split(_) => return split,
+            ended => ended,
+        },
         Ok(None) => pass(context, scope, maildir, encryptor).await,
         Err(outcome) => outcome,
     };

@@ -16,7 +16,7 @@ use latchkey_core::domain::MailboxName;
 use latchkey_core::encryption::Encryptor;
 use latchkey_core::job::{
     EncryptMailbox, EncryptMailboxPart, Envelope, JobMessage, JobState, MailboxPart, PartProgress,
-    Queue,
+    PartsSum, Queue,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -80,6 +80,8 @@ pub(super) async fn splits<D: Directory>(
 
 /// Publishes each part not taken yet as a job of its own, sealed like
 /// every job, with the request it came from; the job goes on in its parts.
+/// A job whose parts have all ended already (it was delivered again after
+/// its pass) ends as they did.
 pub(super) async fn encrypt_in_parts<D: Directory>(
     context: &Context<D>,
     envelope: &Envelope,
@@ -88,6 +90,14 @@ pub(super) async fn encrypt_in_parts<D: Directory>(
     let JobMessage::EncryptMailbox(job) = &envelope.body else {
         unreachable!("only a mailbox pass is split");
     };
+    match PartsSum::of(&parts).ended {
+        Some(JobState::Succeeded) => return Outcome::Done,
+        Some(JobState::Failed) => {
+            return Outcome::Failed("part of the mailbox could not be encrypted".into());
+        }
+        Some(_) => return Outcome::Superseded,
+        None => {}
+    }
     let waiting = parts.iter().filter(|part| part.state == JobState::Queued);
     for progress in waiting {
         let body = JobMessage::EncryptMailboxPart(EncryptMailboxPart {
