@@ -156,7 +156,7 @@ async fn main() {
     );
 
     let now = SystemTime::now() + Duration::from_secs(1);
-    let keys = parse_keys(Algorithm::Aes256, &[key.clone()], 5, now).unwrap();
+    let keys = parse_keys(Algorithm::Aes256, std::slice::from_ref(&key), 5, now).unwrap();
     let encryptor = Encryptor::new(Algorithm::Aes256, keys, false, now);
     let contents: Vec<Vec<u8>> = Maildir::new(source.path())
         .messages()
