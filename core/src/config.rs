@@ -101,6 +101,12 @@ pub struct MailboxSettings {
     pub lease_seconds: u64,
     /// Messages encrypted at once by one worker (0: one per core).
     pub threads: usize,
+    /// A pass over more messages than this is split into parts that
+    /// several workers take at once (0: never split).
+    pub split_above: usize,
+    /// Messages per part of a split pass, at most (each folder is split
+    /// on its own, so a part never spans two folders).
+    pub part_messages: usize,
 }
 
 impl MailboxSettings {
@@ -580,6 +586,12 @@ impl RawSettings {
             return Err(ConfigError::OutOfRange {
                 key: "app_passwords.default_scopes",
                 rule: "names scopes: all, mail, imap, pop3, submission, smtp, sieve",
+            });
+        }
+        if self.mailbox.part_messages == 0 {
+            return Err(ConfigError::OutOfRange {
+                key: "mailbox.part_messages",
+                rule: "is at least 1",
             });
         }
         if self.mailbox.threads == 0 {

@@ -12,31 +12,18 @@
 // A benchmark that meets an error has nothing to report: stop there.
 #![allow(clippy::unwrap_used)]
 
+mod mailbox_setup;
+
 use latchkey_core::encryption::{Algorithm, Encryptor, parse_keys};
 use latchkey_tests::keys::{GpgHome, SmimeIdentity};
 use latchkey_workers::mailbox::encrypt::{BatchProgress, encrypt_batch};
 use latchkey_workers::mailbox::maildir::{Maildir, deliver};
+use mailbox_setup::{encrypt_in_memory, message};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime};
-
-/// A message of about `size` bytes: headers, then base64-looking lines.
-fn message(index: usize, size: usize) -> Vec<u8> {
-    let mut text = format!(
-        "From: sender{index}@example.org\nTo: alice@example.org\nSubject: Message {index}\nMessage-ID: <{index}@bench.example.org>\nMIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n"
-    );
-    let mut line = 0usize;
-    while text.len() < size {
-        text.push_str(&format!(
-            "{:076x}\n",
-            (line as u128 * 0x9e37_79b9_7f4a_7c15 + index as u128) % (1 << 120)
-        ));
-        line += 1;
-    }
-    text.into_bytes()
-}
 
 /// Sizes: 85% from 2 KB to 50 KB, 12% to 500 KB, 3% to 2 MB (deterministic).
 fn size_of(index: usize) -> usize {
@@ -153,22 +140,6 @@ fn raw_ceiling(root: &Path, encryptor: &Encryptor, threads: usize) -> Measured {
         .min()
         .unwrap();
     Measured { elapsed }
-}
-
-fn encrypt_in_memory(contents: &[Vec<u8>], encryptor: &Encryptor, threads: usize) -> Duration {
-    let next = AtomicUsize::new(0);
-    let started = Instant::now();
-    std::thread::scope(|scope| {
-        for _ in 0..threads {
-            scope.spawn(|| {
-                while let Some(content) = contents.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let mut input = content.as_slice();
-                    encryptor.encrypt(&mut input, &mut std::io::sink()).unwrap();
-                }
-            });
-        }
-    });
-    started.elapsed()
 }
 
 fn cli_loop(root: &Path, command: impl Fn(&Path, &Path) -> Command) -> Measured {

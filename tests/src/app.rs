@@ -150,6 +150,17 @@ impl WorkerProcess {
         kib * 1024
     }
 
+    /// Sends it `signal` (`STOP`, `CONT`, ...) with kill(1): a stopped
+    /// worker holds its jobs and its lease as a stalled one would.
+    pub fn signal(&self, signal: &str) {
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1) runs");
+        assert!(sent.success(), "SIG{signal} reached the worker");
+    }
+
     fn stop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -13,7 +13,7 @@ pub mod ldap;
 pub mod probe;
 pub mod slapd;
 
-pub use app::{AdminRun, AppOptions, BrokerUsers, TestApp, spawn_app};
+pub use app::{AdminRun, AppOptions, BrokerUsers, TestApp, WorkerProcess, spawn_app};
 
 /// The demo accounts of `ldif/demo.ldif`.
 pub mod demo {

@@ -7,11 +7,11 @@ use latchkey_core::app_password::AppPassword;
 use latchkey_core::app_password::last_use::LastBinds;
 use latchkey_core::directory::{
     Account, Accounts, AppPasswordStore, EncryptionSettings, FailureCounts, JobQuery, JobStore,
-    JobUpdate, PasskeyChange, PasswordWrite, Result, SessionEntry, SessionStore, StoredAppPassword,
-    TotpChange,
+    JobUpdate, PartChange, PasskeyChange, PasswordWrite, Result, SessionEntry, SessionStore,
+    StoredAppPassword, TotpChange,
 };
 use latchkey_core::domain::{Dn, JobId, Uid};
-use latchkey_core::job::JobRecord;
+use latchkey_core::job::{JobRecord, JobState, PartProgress};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use time::OffsetDateTime;
@@ -178,6 +178,20 @@ impl<D: JobStore + Clone> JobStore for Probe<D> {
 
     async fn update_job(&self, id: JobId, update: JobUpdate, at: OffsetDateTime) -> Result<()> {
         self.count(self.inner.update_job(id, update, at).await)
+    }
+
+    async fn split_job(&self, id: JobId, parts: &[PartProgress], at: OffsetDateTime) -> Result<()> {
+        self.count(self.inner.split_job(id, parts, at).await)
+    }
+
+    async fn update_part(
+        &self,
+        id: JobId,
+        index: u32,
+        change: PartChange,
+        at: OffsetDateTime,
+    ) -> Result<Option<JobState>> {
+        self.count(self.inner.update_part(id, index, change, at).await)
     }
 
     async fn delete_job(&self, id: JobId) -> Result<()> {

@@ -11,7 +11,6 @@ use lapin::{Connection, ConnectionProperties};
 use latchkey_core::broker::{ATTEMPT_HEADER, AmqpPublisher, Parking, Publisher, Topology};
 use latchkey_core::config::{BrokerSettings, WorkerSettings};
 use latchkey_core::directory::Directory;
-use latchkey_core::domain::JobId;
 use latchkey_core::job::{Envelope, Queue};
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::{Arc, Mutex};
@@ -217,10 +216,10 @@ where
         metrics::counter!("latchkey_jobs_total", "kind" => envelope.kind.as_str(), "outcome" => outcome_label(&outcome)).increment(1);
         let job = envelope.job_id;
         match outcome {
-            Outcome::Done | Outcome::Superseded => ack(delivery).await,
+            Outcome::Done | Outcome::Superseded | Outcome::Split(_) => ack(delivery).await,
             Outcome::Failed(reason) => {
                 latchkey_core::audit!(JobFailed, Failure, account = %envelope.account, job = %job, kind = envelope.kind.as_str(), %reason);
-                self.record_then_ack(delivery, job, Milestone::Failed(reason))
+                self.record_then_ack(delivery, &envelope, Milestone::Failed(reason))
                     .await
             }
             Outcome::Later(due) => {
@@ -259,7 +258,7 @@ where
                         match scheduled {
                             Ok(()) => {
                                 let milestone = Milestone::RetryScheduled { attempt };
-                                self.record_then_ack(delivery, job, milestone).await;
+                                self.record_then_ack(delivery, &envelope, milestone).await;
                             }
                             Err(error) => {
                                 tracing::error!(%error, "cannot schedule the retry; returning the job to its queue");
@@ -272,7 +271,7 @@ where
                         let reason = format!("gave up after {attempt} attempts: {reason}");
                         latchkey_core::audit!(JobFailed, Failure, account = %envelope.account, job = %job, kind = envelope.kind.as_str(), %reason);
                         let note = self.note(reason, queue, &envelope);
-                        self.park_then_settle(delivery, note, Some((job, gave_up)))
+                        self.park_then_settle(delivery, note, Some((&envelope, gave_up)))
                             .await;
                     }
                 }
@@ -282,9 +281,14 @@ where
 
     /// Writes the record, then acks; a record that cannot be written is
     /// logged (the job's effect, or its failure, stands either way).
-    async fn record_then_ack(&self, delivery: &Delivery, job: JobId, milestone: Milestone) {
-        if let Err(error) = record(&self.context, job, milestone).await {
-            tracing::warn!(%error, job = %job, "could not record the job's state");
+    async fn record_then_ack(
+        &self,
+        delivery: &Delivery,
+        envelope: &Envelope,
+        milestone: Milestone,
+    ) {
+        if let Err(error) = record(&self.context, envelope, milestone).await {
+            tracing::warn!(%error, job = %envelope.job_id, "could not record the job's state");
         }
         ack(delivery).await;
     }
@@ -302,7 +306,7 @@ where
         &self,
         delivery: &Delivery,
         note: Parking,
-        milestone: Option<(JobId, Milestone)>,
+        milestone: Option<(&Envelope, Milestone)>,
     ) {
         let headers = note.written_into(delivery.properties.headers().clone().unwrap_or_default());
         let parked = self
@@ -314,8 +318,8 @@ where
                 tracing::error!(%error, "cannot park the job; returning it to its queue");
                 nack_requeue(delivery).await;
             }
-            (Ok(()), Some((job, milestone))) => {
-                self.record_then_ack(delivery, job, milestone).await
+            (Ok(()), Some((envelope, milestone))) => {
+                self.record_then_ack(delivery, envelope, milestone).await
             }
             (Ok(()), None) => ack(delivery).await,
         }
@@ -416,6 +420,7 @@ fn outcome_label(outcome: &Outcome) -> &'static str {
     match outcome {
         Outcome::Done => "done",
         Outcome::Superseded => "superseded",
+        Outcome::Split(_) => "split",
         Outcome::Later(_) => "later",
         Outcome::Retry(_) => "retry",
         Outcome::Failed(_) => "failed",

@@ -5,6 +5,9 @@ pub enum Outcome {
     Done,
     /// Not applied: a newer request for the same feature was applied first.
     Superseded,
+    /// Handed on as this many part jobs (a large mailbox pass): the job
+    /// stays running, and its last part to end records how it ended.
+    Split(usize),
     /// Not due yet (a scheduled job that came back early): it waits on the
     /// broker's delay ladder again until this time.
     Later(time::OffsetDateTime),

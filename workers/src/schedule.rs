@@ -39,6 +39,17 @@ impl Scheduler {
         }
     }
 
+    /// Puts the sealed `envelope` on `queue` to run now (persistent,
+    /// `mandatory`, confirmed), through the default exchange as retries go.
+    pub async fn enqueue(&self, queue: Queue, envelope: &[u8]) -> Result<(), PublishError> {
+        let mut headers = FieldTable::default();
+        headers.insert(ShortString::from(ATTEMPT_HEADER), AMQPValue::LongInt(0));
+        let name = self.topology.queue_name(queue);
+        self.publisher
+            .publish_to_queue(name.as_str(), envelope, headers)
+            .await
+    }
+
     /// Puts the sealed `envelope` of a `queue` job on the rung of the
     /// ladder that brings it back as close to `due` as the ladder allows
     /// without being early (as `now` sees it); `headers` travel with it.

@@ -8,9 +8,9 @@ use crate::schedule::Scheduler;
 use anyhow::Context as _;
 use latchkey_core::clock::Clock;
 use latchkey_core::config::{MailboxSettings, Settings};
-use latchkey_core::directory::{Directory, DirectoryError, JobUpdate};
+use latchkey_core::directory::{Directory, DirectoryError, JobUpdate, PartChange};
 use latchkey_core::domain::JobId;
-use latchkey_core::job::{Envelope, JobMessage, JobRecord, JobState, Queue};
+use latchkey_core::job::{EncryptMailboxPart, Envelope, JobMessage, JobRecord, JobState, Queue};
 use latchkey_core::password::PasswordHasher;
 use latchkey_core::seal::Keyring;
 use std::sync::Arc;
@@ -88,8 +88,21 @@ pub enum Milestone {
     },
 }
 
-/// Writes `milestone` into the record of job `id`.
+/// Writes `milestone` into the record of the job in `envelope` (for a
+/// part of a split pass: into its part, see [`record_part`]).
 pub async fn record<D: Directory>(
+    context: &Context<D>,
+    envelope: &Envelope,
+    milestone: Milestone,
+) -> Result<(), DirectoryError> {
+    match &envelope.body {
+        JobMessage::EncryptMailboxPart(part) => record_part(context, part, milestone).await,
+        _ => record_job(context, envelope.job_id, milestone).await,
+    }
+}
+
+/// Writes `milestone` into the record of job `id`.
+async fn record_job<D: Directory>(
     context: &Context<D>,
     id: JobId,
     milestone: Milestone,
@@ -141,6 +154,60 @@ pub async fn record<D: Directory>(
         .await
 }
 
+/// Writes `milestone` into the part's place on its pass's record. A
+/// retry keeps the part `running` (the pass still runs); a part that
+/// failed for good says why in the pass's error. The write that ends the
+/// last part ends the pass: that worker gives the account's lease back
+/// and writes the audit line.
+pub async fn record_part<D: Directory>(
+    context: &Context<D>,
+    job: &EncryptMailboxPart,
+    milestone: Milestone,
+) -> Result<(), DirectoryError> {
+    let (state, error) = match milestone {
+        Milestone::Running { .. } => (JobState::Running, None),
+        Milestone::Succeeded { .. } => (JobState::Succeeded, None),
+        Milestone::Superseded => (JobState::Superseded, None),
+        Milestone::Failed(reason) => (JobState::Failed, Some(reason)),
+        Milestone::GaveUp { attempts } => (
+            JobState::Failed,
+            Some(format!(
+                "part of the mailbox could not be encrypted after {attempts} attempts; please try again later or contact support"
+            )),
+        ),
+        Milestone::RetryScheduled { .. } | Milestone::Waiting => return Ok(()),
+    };
+    let change = PartChange {
+        state: Some(state),
+        error,
+        ..Default::default()
+    };
+    let pass = &job.pass;
+    let now = context.clock.now();
+    let ended = context
+        .directory
+        .update_part(pass.job_id, job.part.index, change, now)
+        .await?;
+    let Some(ended) = ended else {
+        return Ok(());
+    };
+    let holder = format!("job/{}", pass.job_id);
+    if let Err(error) = context
+        .directory
+        .release_lease(&pass.account, &holder)
+        .await
+    {
+        tracing::warn!(%error, "could not give the lease back; it expires by itself");
+    }
+    if ended == JobState::Succeeded {
+        let record = context.directory.job(pass.job_id).await.ok().flatten();
+        let (messages, skipped) = record.map(|r| (r.total, r.skipped)).unwrap_or_default();
+        latchkey_core::audit!(MailboxEncrypted, Success, account = %pass.account, algorithm = pass.algorithm.as_str(), messages, ?skipped);
+    }
+    tracing::info!(state = %ended, "the last part ended the pass");
+    Ok(())
+}
+
 /// The log span of attempt `attempt` of the job in `envelope`: its ids,
 /// and the request and client it came from, for the log and the audit log.
 pub fn span(envelope: &Envelope, attempt: u32) -> tracing::Span {
@@ -185,10 +252,10 @@ where
             stored.owner
         ));
     }
-    if let Err(error) = record(context, envelope.job_id, Milestone::Running { attempt }).await {
+    if let Err(error) = record(context, envelope, Milestone::Running { attempt }).await {
         return Outcome::Retry(format!("recording the start: {error}"));
     }
-    let outcome = apply(context, &envelope.body).await;
+    let outcome = apply(context, envelope).await;
     let finished = match outcome {
         Outcome::Done => Milestone::Succeeded {
             queue: envelope.kind.queue(),
@@ -197,7 +264,7 @@ where
         Outcome::Later(_) => Milestone::Waiting,
         _ => return outcome,
     };
-    if let Err(error) = record(context, envelope.job_id, finished).await {
+    if let Err(error) = record(context, envelope, finished).await {
         // The change is committed; a redelivery finds it applied and records it then.
         return Outcome::Retry(format!("recording the success: {error}"));
     }
@@ -226,8 +293,8 @@ async fn record_again<D: Directory>(
     Ok(record)
 }
 
-async fn apply<D: Directory>(context: &Context<D>, message: &JobMessage) -> Outcome {
-    match message {
+async fn apply<D: Directory>(context: &Context<D>, envelope: &Envelope) -> Outcome {
+    match &envelope.body {
         JobMessage::ChangePassword(job) => handlers::change_password(context, job).await,
         JobMessage::EnableTotp(job) => handlers::enable_totp(context, job).await,
         JobMessage::DisableTotp(job) => handlers::disable_totp(context, job).await,
@@ -245,7 +312,8 @@ async fn apply<D: Directory>(context: &Context<D>, message: &JobMessage) -> Outc
         }
         JobMessage::RevokeAppPasswords(job) => handlers::revoke_app_passwords(context, job).await,
         JobMessage::ExpireAppPassword(job) => handlers::expire_app_password(context, job).await,
-        JobMessage::EncryptMailbox(job) => handlers::encrypt_mailbox(context, job).await,
+        JobMessage::EncryptMailbox(job) => handlers::encrypt_mailbox(context, envelope, job).await,
+        JobMessage::EncryptMailboxPart(job) => handlers::encrypt_mailbox_part(context, job).await,
         JobMessage::DisableEncryption(job) => handlers::disable_encryption(context, job).await,
     }
 }

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use time::OffsetDateTime;
 
 impl LdapDirectory {
-    fn job_dn(&self, id: JobId) -> Dn {
+    pub(super) fn job_dn(&self, id: JobId) -> Dn {
         self.jobs.child("latchkeyJobId", &id.to_string())
     }
 }
@@ -32,7 +32,7 @@ impl JobQuery {
     }
 }
 
-fn record_from(entry: &SearchEntry) -> Option<JobRecord> {
+pub(super) fn record_from(entry: &SearchEntry) -> Option<JobRecord> {
     Some(JobRecord {
         id: JobId::parse(first(entry, "latchkeyJobId")?).ok()?,
         kind: JobKind::parse(first(entry, "latchkeyJobKind")?)?,
@@ -45,6 +45,7 @@ fn record_from(entry: &SearchEntry) -> Option<JobRecord> {
         error: first(entry, "latchkeyJobError").map(str::to_owned),
         created: timestamp(entry, "latchkeyJobCreated")?,
         updated: timestamp(entry, "latchkeyJobUpdated")?,
+        parts: super::job_parts::parts_from(entry),
     })
 }
 
@@ -184,6 +185,25 @@ impl JobStore for LdapDirectory {
         // UUIDv7 ids sort by creation time.
         records.sort_by_key(|record| std::cmp::Reverse(record.id));
         Ok(records)
+    }
+
+    async fn split_job(
+        &self,
+        id: JobId,
+        parts: &[crate::job::PartProgress],
+        at: OffsetDateTime,
+    ) -> Result<()> {
+        self.write_split(id, parts, at).await
+    }
+
+    async fn update_part(
+        &self,
+        id: JobId,
+        index: u32,
+        change: super::PartChange,
+        at: OffsetDateTime,
+    ) -> Result<Option<JobState>> {
+        self.swap_part(id, index, change, at).await
     }
 
     async fn delete_job(&self, id: JobId) -> Result<()> {

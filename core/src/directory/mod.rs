@@ -6,6 +6,7 @@ mod app_passwords;
 mod entry;
 mod failures;
 mod features;
+mod job_parts;
 mod jobs;
 mod passkeys;
 mod pool;
@@ -15,7 +16,7 @@ mod ttl;
 use crate::app_password::AppPassword;
 use crate::app_password::last_use::LastBinds;
 use crate::domain::{Dn, JobId, Uid};
-use crate::job::{JobRecord, JobState};
+use crate::job::{JobRecord, JobState, PartProgress};
 use secrecy::SecretString;
 use std::future::Future;
 use thiserror::Error;
@@ -342,6 +343,17 @@ pub struct JobUpdate {
     pub error: Option<Option<String>>,
 }
 
+/// A change to one part of a split job.
+#[derive(Debug, Clone, Default)]
+pub struct PartChange {
+    /// New state.
+    pub state: Option<JobState>,
+    /// Progress (done, total, skipped by reason), replacing the part's.
+    pub progress: Option<(u64, u64, std::collections::BTreeMap<String, u64>)>,
+    /// Why the part failed, for the job's error text.
+    pub error: Option<String>,
+}
+
 /// Reads and writes job records.
 pub trait JobStore: Send + Sync + 'static {
     /// Creates the record of a job accepted now.
@@ -357,6 +369,29 @@ pub trait JobStore: Send + Sync + 'static {
         update: JobUpdate,
         at: OffsetDateTime,
     ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Records that the job goes on as `parts`, any worker taking each
+    /// (replacing parts recorded before: a pass split again from scratch).
+    fn split_job(
+        &self,
+        id: JobId,
+        parts: &[PartProgress],
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Applies `change` to part `index` of job `id` unless that part has
+    /// ended, and writes the job's done, total and skipped as the sum of
+    /// its parts, all compared and swapped against the parts read, so
+    /// parallel writers never lose each other's counts. When this change
+    /// ends the last part, the job's state becomes the parts' end state
+    /// in the same modify and it is answered (to exactly one writer).
+    fn update_part(
+        &self,
+        id: JobId,
+        index: u32,
+        change: PartChange,
+        at: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<JobState>>> + Send;
 
     /// Removes a job record (a job that could not be queued).
     fn delete_job(&self, id: JobId) -> impl Future<Output = Result<()>> + Send;

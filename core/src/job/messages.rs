@@ -44,6 +44,10 @@ pub enum JobMessage {
     /// Turn encryption at rest on (or change its keys) and encrypt the mailbox.
     #[serde(rename = "encrypt_mailbox/v1")]
     EncryptMailbox(EncryptMailbox),
+    /// One part of a large mailbox pass (published by the worker that
+    /// split the pass): its job id, record and kind are the pass's.
+    #[serde(rename = "encrypt_mailbox_part/v1")]
+    EncryptMailboxPart(EncryptMailboxPart),
     /// Turn encryption at rest off.
     #[serde(rename = "disable_encryption/v1")]
     DisableEncryption(DisableEncryption),
@@ -63,6 +67,7 @@ impl JobMessage {
             JobMessage::RevokeAppPasswords(job) => job.job_id,
             JobMessage::ExpireAppPassword(job) => job.job_id,
             JobMessage::EncryptMailbox(job) => job.job_id,
+            JobMessage::EncryptMailboxPart(job) => job.pass.job_id,
             JobMessage::DisableEncryption(job) => job.job_id,
         }
     }
@@ -80,6 +85,7 @@ impl JobMessage {
             JobMessage::RevokeAppPasswords(job) => &job.account,
             JobMessage::ExpireAppPassword(job) => &job.account,
             JobMessage::EncryptMailbox(job) => &job.account,
+            JobMessage::EncryptMailboxPart(job) => &job.pass.account,
             JobMessage::DisableEncryption(job) => &job.account,
         }
     }
@@ -96,7 +102,9 @@ impl JobMessage {
             JobMessage::CreateAppPassword(_) => JobKind::CreateAppPassword,
             JobMessage::RevokeAppPasswords(_) => JobKind::RevokeAppPasswords,
             JobMessage::ExpireAppPassword(_) => JobKind::ExpireAppPassword,
-            JobMessage::EncryptMailbox(_) => JobKind::EncryptMailbox,
+            JobMessage::EncryptMailbox(_) | JobMessage::EncryptMailboxPart(_) => {
+                JobKind::EncryptMailbox
+            }
             JobMessage::DisableEncryption(_) => JobKind::DisableEncryption,
         }
     }
@@ -279,6 +287,16 @@ pub struct EncryptMailbox {
     /// jobs queued before this field existed (then: when the job runs).
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub accepted_at: Option<OffsetDateTime>,
+}
+
+/// One part of the pass `pass`: the messages `part` covers, encrypted with
+/// the pass's keys while the pass is the account's last encryption change.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EncryptMailboxPart {
+    /// The pass it belongs to, as it was queued.
+    pub pass: EncryptMailbox,
+    /// The messages it covers.
+    pub part: super::MailboxPart,
 }
 
 /// Stop encrypting new mail (nothing already encrypted can be decrypted).

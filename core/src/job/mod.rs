@@ -4,11 +4,13 @@
 
 mod envelope;
 mod messages;
+mod parts;
 
 #[cfg(test)]
 pub(crate) use envelope::sample as sample_envelope;
 pub use envelope::{Envelope, EnvelopeError};
 pub use messages::*;
+pub use parts::{MailboxPart, PartProgress, PartsSum};
 
 use crate::domain::{Dn, JobId};
 use serde::{Deserialize, Serialize};
@@ -209,6 +211,10 @@ pub struct JobRecord {
     /// When it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated: OffsetDateTime,
+    /// For a mailbox pass split across workers, each part's progress; the
+    /// fields above are their sum. Empty for a job done in one piece.
+    #[serde(skip)]
+    pub parts: Vec<PartProgress>,
 }
 
 impl JobRecord {
@@ -226,6 +232,7 @@ impl JobRecord {
             error: None,
             created: now,
             updated: now,
+            parts: Vec::new(),
         }
     }
 }

@@ -26,6 +26,7 @@ mod least_privilege;
 mod lockout;
 mod mailbox_containment;
 mod mailbox_encryption;
+mod mailbox_parts;
 mod ops_listener;
 mod overview;
 mod passkeys;

@@ -5,6 +5,8 @@ mod app_password_expiry;
 mod app_passwords;
 mod change_password;
 mod encrypt_mailbox;
+mod mailbox_parts;
+mod mailbox_pass;
 mod second_factor;
 
 pub use app_password_expiry::{expire_app_password, schedule_expiry};
@@ -13,6 +15,7 @@ pub use app_passwords::{
 };
 pub use change_password::change_password;
 pub use encrypt_mailbox::{disable_encryption, encrypt_mailbox};
+pub use mailbox_parts::encrypt_mailbox_part;
 pub use second_factor::{
     add_passkey, disable_totp, enable_totp, regenerate_recovery_codes, remove_passkey,
 };

@@ -12,6 +12,7 @@
 
 use super::containment::{self, Displaced, FileId};
 use latchkey_core::encryption::is_already_encrypted;
+use latchkey_core::job::MailboxPart;
 use rustix::fs::FileType;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
@@ -96,6 +97,14 @@ struct Folder {
 }
 
 impl Folder {
+    /// Its name in the Maildir: `""` for INBOX, `.Name` for the others.
+    fn display_name(&self) -> String {
+        self.name
+            .as_ref()
+            .map(|(name, _)| name.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// The folder's directory, if its name still holds the one listed.
     fn open(&self) -> io::Result<Arc<OwnedFd>> {
         match &self.name {
@@ -163,6 +172,34 @@ impl Maildir {
         Ok(self.list()?.messages)
     }
 
+    /// What [`Maildir::list`] finds that `part` covers (all of it for
+    /// `None`): its messages, and the links of its folder if it counts them.
+    pub fn list_part(&self, part: Option<&MailboxPart>) -> io::Result<Listing> {
+        let mut listing = self.list()?;
+        if let Some(part) = part {
+            listing
+                .messages
+                .retain(|message| part.covers(&message.folder_name(), &message.unique()));
+            listing
+                .links
+                .retain(|link| part.counts_links_of(&self.folder_of_link(link)));
+        }
+        Ok(listing)
+    }
+
+    /// The folder a link was met in (`""` for INBOX): a link in place of
+    /// a folder counts as INBOX's.
+    fn folder_of_link(&self, link: &Path) -> String {
+        let relative = link.strip_prefix(&self.root).unwrap_or(link);
+        let mut components = relative.components();
+        match (components.next(), components.next()) {
+            (Some(first), Some(_)) if first.as_os_str().as_bytes().starts_with(b".") => {
+                first.as_os_str().to_string_lossy().into_owned()
+            }
+            _ => String::new(),
+        }
+    }
+
     /// Every message in `new/` and `cur/` of every folder, and the links
     /// met on the way (a link to a message or a folder is skipped, not
     /// followed). A folder or message is recorded as the directory or
@@ -228,8 +265,16 @@ impl Maildir {
     /// messages whose encrypted copy was in place already (see
     /// [`remove_replaced_originals`]). Answers how many files went.
     pub fn remove_leftovers(&self) -> io::Result<usize> {
+        self.remove_leftovers_of(None)
+    }
+
+    /// [`Maildir::remove_leftovers`] for the messages `part` covers only
+    /// (all for `None`), so parts running at once never remove each
+    /// other's staged copies.
+    pub fn remove_leftovers_of(&self, part: Option<&MailboxPart>) -> io::Result<usize> {
         let mut removed = 0;
         for folder in self.folders(&mut Vec::new())? {
+            let folder_name = folder.display_name();
             let Ok(directory) = folder.open() else {
                 continue;
             };
@@ -240,13 +285,17 @@ impl Maildir {
                 continue;
             };
             for name in names {
-                if name.to_string_lossy().contains(TMP_MARK) {
+                let name_text = name.to_string_lossy();
+                let Some((unique, _)) = name_text.split_once(TMP_MARK) else {
+                    continue;
+                };
+                if part.is_none_or(|part| part.covers(&folder_name, unique)) {
                     containment::remove(&tmp, &name)?;
                     removed += 1;
                 }
             }
         }
-        Ok(removed + remove_replaced_originals(&self.messages()?)?)
+        Ok(removed + remove_replaced_originals(&self.list_part(part)?.messages)?)
     }
 }
 
@@ -350,6 +399,11 @@ fn split_info(name: &str) -> (&str, &str) {
 }
 
 impl MessageFile {
+    /// Its folder's name in the Maildir: `""` for INBOX, `.Name` for the others.
+    pub fn folder_name(&self) -> String {
+        self.place.folder.display_name()
+    }
+
     /// The unique part of its name, which renames keep.
     pub fn unique(&self) -> String {
         let name = self.path.file_name().unwrap_or_default().to_string_lossy();
