@@ -1,19 +1,23 @@
-//! Drives password changes through gateway, RabbitMQ, two workers and slapd,
-//! and measures raw argon2id throughput with the same parameters and thread
-//! count in the same run, to report how much of the hashing capacity the
-//! whole pipeline turns into changes.
+//! Drives password changes through one or more gateways, RabbitMQ, two
+//! workers and slapd, and measures raw argon2id throughput with the same
+//! parameters and thread count in the same run, to report how much of the
+//! hashing capacity the whole pipeline turns into changes.
 //!
-//! `cargo bench -p latchkey-tests --bench password_changes [-- CHANGES]`
+//! `cargo bench -p latchkey-tests --bench password_changes [-- CHANGES] [--gateways=N]`
+//!
+//! With `--gateways=2` a second gateway instance (another port, the same
+//! directory, broker and keys, as behind a load balancer) takes every
+//! second change.
 //!
 //! Under `cargo test` (no `--bench` flag) it runs as a smoke test: a few
 //! changes and a short reference, so the benchmark keeps working.
 
-use latchkey_core::SecretString;
 use latchkey_core::password::PasswordHasher;
+use latchkey_tests::bench::{self, Argon2Operation, Args};
 use latchkey_tests::{AppOptions, eventually, ldap, spawn_app};
 use serde_json::json;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio::sync::Semaphore;
 
 const WORKERS: usize = 2;
@@ -23,33 +27,26 @@ const CLIENT_CONCURRENCY: usize = 16;
 
 #[tokio::main]
 async fn main() {
-    let benchmarking = std::env::args().any(|arg| arg == "--bench");
-    let changes: usize = std::env::args()
-        .skip(1)
-        .find_map(|arg| arg.parse().ok())
-        .unwrap_or(if benchmarking { 200 } else { 4 });
-    let reference_span = Duration::from_secs(if benchmarking { 5 } else { 1 });
+    let args = Args::from_env();
+    let changes = args.count(200, 4);
+    let gateways = args.option("gateways", 1).max(1);
     let app = spawn_app(AppOptions {
         workers: WORKERS,
         address_failures: u32::MAX,
         ..Default::default()
     })
     .await;
-    let hasher = PasswordHasher::new(app.settings.argon2).expect("argon2 settings");
-    let (service_dn, service_password) = app.service();
-    let start_hash = hasher.hash(&SecretString::from(START_PASSWORD));
+    let mut addresses = vec![app.address.clone()];
+    for _ in 1..gateways {
+        addresses.push(app.start_replica().await);
+    }
     println!("setting up {changes} accounts and sessions...");
+    let uids = bench::add_accounts(&app, "bench", changes, START_PASSWORD).await;
     let mut clients = Vec::with_capacity(changes);
-    for index in 0..changes {
-        let uid = format!("bench{index}");
-        ldap::add_account(
-            &app.slapd.url(),
-            (&service_dn, &service_password),
-            &uid,
-            &start_hash,
-        )
-        .await;
-        clients.push(app.signed_in((&uid, START_PASSWORD)).await);
+    for (index, uid) in uids.iter().enumerate() {
+        // The session lives in the directory: any gateway knows it.
+        let client = app.signed_in((uid, START_PASSWORD)).await;
+        clients.push(client.at(&addresses[index % gateways]));
     }
 
     let slots = Arc::new(Semaphore::new(CLIENT_CONCURRENCY));
@@ -77,14 +74,13 @@ async fn main() {
     let accepted = started.elapsed();
     let succeeded = |app: Arc<latchkey_tests::TestApp>| async move {
         let (dn, password) = app.service();
-        ldap::search(
+        ldap::count(
             &app.slapd.url(),
             (&dn, &password),
             "ou=jobs,dc=example,dc=org",
             "(latchkeyJobState=succeeded)",
         )
         .await
-        .len()
     };
     eventually("every change to be applied", 600, || {
         let app = Arc::clone(&app);
@@ -93,13 +89,15 @@ async fn main() {
     .await;
     let elapsed = started.elapsed();
 
-    let raw_per_second = raw_argon2_rate(&hasher, WORKERS, reference_span);
+    let hasher = PasswordHasher::new(app.settings.argon2).expect("argon2 settings");
+    let raw_per_second =
+        bench::raw_argon2_rate(&hasher, Argon2Operation::Hash, WORKERS, args.span(5));
     let changes_per_second = changes as f64 / elapsed.as_secs_f64();
     // The gateway verifies the current password once, the worker hashes the new one once.
     let argon2_per_change = 2.0;
     let achieved = changes_per_second * argon2_per_change;
     println!(
-        "changes:                 {changes} ({WORKERS} workers, all accepted in {accepted:.2?})"
+        "changes:                 {changes} ({gateways} gateway(s), {WORKERS} workers, all accepted in {accepted:.2?})"
     );
     println!("elapsed:                 {elapsed:.2?}");
     println!("changes/s:               {changes_per_second:.1}");
@@ -107,28 +105,4 @@ async fn main() {
     println!("argon2 ops/s achieved:   {achieved:.1}");
     println!("raw argon2id ops/s:      {raw_per_second:.1} ({WORKERS} threads, same parameters)");
     println!("ratio achieved/raw:      {:.2}", achieved / raw_per_second);
-}
-
-/// Hashes per second with `threads` threads hashing back to back for `span`.
-fn raw_argon2_rate(hasher: &PasswordHasher, threads: usize, span: Duration) -> f64 {
-    let started = Instant::now();
-    let handles: Vec<_> = (0..threads)
-        .map(|_| {
-            let hasher = hasher.clone();
-            std::thread::spawn(move || {
-                let password = SecretString::from("raw-argon2-reference");
-                let mut count = 0u64;
-                while started.elapsed() < span {
-                    std::hint::black_box(hasher.hash(&password));
-                    count += 1;
-                }
-                count
-            })
-        })
-        .collect();
-    let total: u64 = handles
-        .into_iter()
-        .map(|h| h.join().expect("hash thread"))
-        .sum();
-    total as f64 / started.elapsed().as_secs_f64()
 }

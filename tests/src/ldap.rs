@@ -13,7 +13,7 @@ pub async fn bind_succeeds(url: &str, dn: &str, password: &str) -> bool {
 }
 
 /// A connection bound as `bind_dn`.
-async fn connect_as(url: &str, (bind_dn, password): (&str, &str)) -> ldap3::Ldap {
+pub async fn connect_as(url: &str, (bind_dn, password): (&str, &str)) -> ldap3::Ldap {
     let (connection, mut ldap) = LdapConnAsync::new(url).await.expect("slapd answers");
     ldap3::drive!(connection);
     ldap.simple_bind(bind_dn, password)
@@ -38,6 +38,19 @@ pub async fn search(
         .expect("the search succeeds");
     let _ = ldap.unbind().await;
     entries.into_iter().map(SearchEntry::construct).collect()
+}
+
+/// How many entries under `base` match `filter`, read with `credentials`
+/// (no attributes are sent, so it stays cheap over many entries).
+pub async fn count(url: &str, credentials: (&str, &str), base: &str, filter: &str) -> usize {
+    let mut ldap = connect_as(url, credentials).await;
+    let (entries, _) = ldap
+        .search(base, Scope::Subtree, filter, vec!["1.1"])
+        .await
+        .and_then(|result| result.success())
+        .expect("the search succeeds");
+    let _ = ldap.unbind().await;
+    entries.len()
 }
 
 /// Deletes `dn`, bound with `credentials`.

@@ -3,6 +3,7 @@
 //! and workers in-process.
 
 pub mod app;
+pub mod bench;
 pub mod broker;
 pub mod broker_node;
 pub mod browser;
