@@ -90,6 +90,15 @@ fn assert_each_message_encrypted_once(
 
 /// How many message files are encrypted so far, while workers may be
 /// renaming them: an estimate to wait on.
+/// Waits until a pass has encrypted at least `count` messages in `root`.
+async fn until_encrypted(root: &Path, count: usize, what: &str) {
+    eventually(what, 120, || {
+        let reached = encrypted_so_far(root) >= count;
+        async move { reached.then_some(()) }
+    })
+    .await;
+}
+
 fn encrypted_so_far(root: &Path) -> usize {
     let Ok(messages) = Maildir::new(root).messages() else {
         return 0;
@@ -230,11 +239,7 @@ async fn a_newer_pass_stops_the_parts_of_a_running_split_pass() {
 
     // Hold the first pass in the middle of its parts, as a slow worker would.
     let first_worker = app.worker_process();
-    eventually("the first pass to encrypt some messages", 120, || {
-        let started = encrypted_so_far(&root) >= 5;
-        async move { started.then_some(()) }
-    })
-    .await;
+    until_encrypted(&root, 5, "the first pass to encrypt some messages").await;
     first_worker.signal("STOP");
     let held = part_values(&app, &first_job).await;
     assert_eq!(held.len(), PARTS, "{held:?}");
@@ -287,11 +292,7 @@ async fn a_worker_killed_in_the_middle_of_a_part_loses_nothing() {
     let client = app.signed_in(ALICE).await;
     let job = turn_on(&app, &client, &key).await;
     let doomed = app.worker_process();
-    eventually("the worker to be inside its parts", 120, || {
-        let started = encrypted_so_far(&root) >= 20;
-        async move { started.then_some(()) }
-    })
-    .await;
+    until_encrypted(&root, 20, "the worker to be inside its parts").await;
     doomed.kill();
     let killed_in = part_values(&app, &job).await;
     assert!(
